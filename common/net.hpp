@@ -1,0 +1,84 @@
+// The Asio pieces every variant uses the same way: the listening socket, the
+// threads that run an io_context, which errors are ordinary closes, and the
+// back-off after a failed accept. Nothing here shares state between tasks.
+#pragma once
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "options.hpp"
+
+namespace common {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// Binds and listens, or throws with a one-line message that names the
+// address (CONTRACT.md: a port in use exits 1 with such a line).
+tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts);
+
+// EOF, reset and cancellation end a connection normally: not worth a log
+// line at the error level (STYLE.md, point 6).
+bool is_normal_close(const error_code& ec);
+
+// An accept that failed (EMFILE when out of descriptors, ECONNABORTED...)
+// is logged and retried after this pause, so a full descriptor table
+// neither crashes the server nor spins it (CONTRACT.md).
+inline constexpr std::chrono::milliseconds accept_backoff{50};
+void log_accept_error(const error_code& ec);
+
+// Accepts forever, handing each new socket (with TCP_NODELAY set: frames
+// are small and must not wait for Nagle) to `on_accept`, in accept order;
+// `on_accept` may be a coroutine, awaited before the next accept.
+// Failed accepts are logged and retried after `accept_backoff`.
+template <class OnAccept>
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
+    asio::steady_timer backoff(acceptor.get_executor());
+    for (;;) {
+        auto [ec, socket] =
+            co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            log_accept_error(ec);
+            backoff.expires_after(accept_backoff);
+            co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        using result = std::invoke_result_t<OnAccept&, tcp::socket>;
+        if constexpr (std::is_void_v<result>) {
+            on_accept(std::move(socket));
+        } else {
+            co_await on_accept(std::move(socket));
+        }
+    }
+}
+
+// Tokio's `into_split()` for Asio: two socket objects over one connection
+// (the second a dup of the descriptor), so that one task may read while
+// another writes without the two touching the same object. An Asio socket
+// object is not safe to use from two threads at once.
+std::pair<tcp::socket, tcp::socket> split(tcp::socket socket);
+
+// Runs one io_context on N threads. An exception that escapes a handler is
+// logged and the thread goes back to work: none escapes a thread.
+class io_threads {
+public:
+    void start(asio::io_context& ioc, unsigned count);
+    // Stops the io_context and joins every thread. Idempotent.
+    void stop();
+    ~io_threads() { stop(); }
+
+private:
+    asio::io_context* ioc_ = nullptr;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace common

@@ -1,0 +1,141 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <limits>
+#include <thread>
+
+namespace common {
+
+unsigned options::thread_count() const {
+    if (threads != 0) {
+        return threads;
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+namespace {
+
+template <class T>
+bool parse_number(std::string_view text, T& out, T min, T max) {
+    unsigned long long v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || end != text.data() + text.size() || v < min ||
+        v > max) {
+        return false;
+    }
+    out = static_cast<T>(v);
+    return true;
+}
+
+}  // namespace
+
+parse_result parse_command_line(int argc,
+                                const char* const* argv,
+                                const variant_info& info) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string_view value;
+        bool has_value = false;
+        // Accept both "--port 80" and "--port=80".
+        if (auto eq = arg.find('='); arg.starts_with("--") && eq != arg.npos) {
+            value = arg.substr(eq + 1);
+            arg = arg.substr(0, eq);
+            has_value = true;
+        }
+        auto take_value = [&]() -> bool {
+            if (has_value) {
+                return true;
+            }
+            if (i + 1 >= argc) {
+                return false;
+            }
+            value = argv[++i];
+            return true;
+        };
+        auto bad = [&](std::string_view why) {
+            return parse_result{
+                {}, std::string(arg) + ": " + std::string(why)};
+        };
+        constexpr auto size_max = std::numeric_limits<std::size_t>::max();
+        if (arg == "--help" || arg == "-h") {
+            o.help = true;
+        } else if (arg == "--bind") {
+            if (!take_value() || value.empty()) {
+                return bad("expects an address");
+            }
+            o.bind = value;
+        } else if (arg == "--port") {
+            if (!take_value() ||
+                !parse_number<std::uint16_t>(value, o.port, 0, 65535)) {
+                return bad("expects a port number from 0 to 65535");
+            }
+        } else if (arg == "--max-frame") {
+            if (!take_value() ||
+                !parse_number<std::size_t>(value, o.max_frame, 1, size_max)) {
+                return bad("expects a positive number of bytes");
+            }
+        } else if (arg == "--max-pending") {
+            if (!take_value() ||
+                !parse_number<std::size_t>(
+                    value, o.max_pending, 1, size_max)) {
+                return bad("expects a positive number of bytes");
+            }
+        } else if (arg == "--threads") {
+            if (!take_value() ||
+                !parse_number<unsigned>(value, o.threads, 1, 1024)) {
+                return bad("expects a number of threads from 1 to 1024");
+            }
+        } else if (!info.demo_flag.empty() && arg == info.demo_flag &&
+                   !has_value) {
+            o.demo = true;
+        } else {
+            return bad("unknown option");
+        }
+        if (has_value && (arg == "--help" || arg == "-h")) {
+            return bad("takes no value");
+        }
+    }
+    return {o, {}};
+}
+
+std::string usage(const variant_info& info) {
+    std::string u;
+    u += "usage: " + std::string(info.name) +
+         " [--bind ADDR] [--port N] [--max-frame BYTES]\n"
+         "       [--max-pending BYTES] [--threads N]";
+    if (!info.demo_flag.empty()) {
+        u += " [" + std::string(info.demo_flag) + "]";
+    }
+    u += " [--help]\n\n";
+    u += std::string(info.name) + ": " + std::string(info.model) + "\n\n";
+    u += "  --bind ADDR          address to listen on (default 127.0.0.1)\n";
+    u += "  --port N             port to listen on, 0 for any (default "
+         "8080)\n";
+    u += "  --max-frame BYTES    longest payload accepted (default "
+         "1048576)\n";
+    u += info.queues
+             ? "  --max-pending BYTES  output queued for one client before "
+               "it is\n"
+               "                       disconnected as a slow consumer "
+               "(default 8388608)\n"
+             : "  --max-pending BYTES  accepted, but does not apply: this "
+               "model never\n"
+               "                       queues, it blocks (that is its "
+               "lesson)\n";
+    u += info.multi_threaded
+             ? "  --threads N          threads running the event loop "
+               "(default: one\n"
+               "                       per hardware thread)\n"
+             : "  --threads N          accepted, but does not apply: this "
+               "model is\n"
+               "                       single-threaded by design\n";
+    if (!info.demo_flag.empty()) {
+        u += "  " + std::string(info.demo_flag) + "\n      " +
+             std::string(info.demo_help) + "\n";
+    }
+    u += "  --help               this text\n";
+    return u;
+}
+
+}  // namespace common

@@ -1,0 +1,47 @@
+// The command line every variant shares (CONTRACT.md, "Executables").
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace common {
+
+// What a variant says about itself in `--help`, and its one optional
+// demonstration flag (e.g. naive_mutex's `--deadlock`).
+struct variant_info {
+    std::string_view name;
+    std::string_view model;         // one line for --help
+    bool multi_threaded;            // does --threads apply?
+    bool queues;                    // does --max-pending apply?
+    std::string_view demo_flag;     // "" when the variant has none
+    std::string_view demo_help;
+};
+
+struct options {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 8080;
+    std::size_t max_frame = 1048576;
+    std::size_t max_pending = 8388608;
+    unsigned threads = 0;  // 0: one per hardware thread
+    bool demo = false;     // the variant's demonstration flag was given
+    bool help = false;
+
+    unsigned thread_count() const;
+};
+
+// The outcome of parsing: options, or a one-line error naming the option.
+struct parse_result {
+    std::optional<options> opts;
+    std::string error;
+};
+
+parse_result parse_command_line(int argc,
+                                const char* const* argv,
+                                const variant_info& info);
+
+std::string usage(const variant_info& info);
+
+}  // namespace common

@@ -1,0 +1,53 @@
+// Definitions for common::server, included only by a variant's server.cpp.
+#pragma once
+
+#include <optional>
+
+#include "net.hpp"
+#include "server.hpp"
+
+namespace common {
+
+// A variant's router is built on an io_context it does not own; the
+// reactors are run by one thread whatever --threads says.
+template <class Router, const variant_info& Info>
+struct server<Router, Info>::runtime {
+    // Declared first, destroyed last: the router's sockets and channels
+    // need it, and the coroutines it destroys outlive the router.
+    unsigned thread_count;
+    asio::io_context ioc;
+    io_threads threads;
+    std::optional<Router> router;
+
+    explicit runtime(const options& opts)
+        : thread_count(Info.multi_threaded ? opts.thread_count() : 1),
+          ioc(static_cast<int>(thread_count)) {
+        router.emplace(ioc, opts);
+    }
+};
+
+template <class Router, const variant_info& Info>
+server<Router, Info>::server(const options& opts)
+    : rt_(std::make_unique<runtime>(opts)), port_(rt_->router->port()) {}
+
+template <class Router, const variant_info& Info>
+server<Router, Info>::~server() {
+    stop();
+}
+
+template <class Router, const variant_info& Info>
+void server<Router, Info>::start() {
+    rt_->router->start();
+    rt_->threads.start(rt_->ioc, rt_->thread_count);
+}
+
+template <class Router, const variant_info& Info>
+void server<Router, Info>::stop() {
+    if (rt_) {
+        rt_->threads.stop();     // no handler runs after this
+        rt_->router.reset();     // tables, channels, acceptor
+        rt_.reset();             // suspended coroutines, and their sockets
+    }
+}
+
+}  // namespace common

@@ -1,0 +1,174 @@
+// naive_mutex: the article's first model, "Mutex".
+//
+// Model: a coroutine per connection; all of them share one table of
+//   writers behind one lock, and the lock is held across each forwarding
+//   write.
+// Threads: --threads threads run one io_context; a session may resume on
+//   any of them between two awaits.
+// Shared state: `writers_` (id -> the client's write half), guarded by
+//   `table_lock_`. `next_id_` belongs to the accept loop alone.
+// A frame's path: session reads it -> locks the table -> writes it to the
+//   destination's socket -> unlocks.
+// Trade-off: the shortest correct version, but while one write waits for a
+//   slow reader, the lock is held and every other frame waits too
+//   (head-of-line blocking). One more lock and it deadlocks: --deadlock.
+// Compare with: csp/server.cpp, where one dispatcher owns the table and the
+//   lock disappears. Start reading at `session`.
+
+#include "naive_mutex/server.hpp"
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/frame_parser.hpp"
+#include "common/id.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "common/server_impl.hpp"
+
+namespace naive_mutex {
+
+using namespace common;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+
+// Asio has no async mutex; a channel with room for one message is one
+// (Asio's cpp20/channels/mutual_exclusion_1.cpp): `lock` puts the message
+// in, waiting while it is full; `unlock` takes it out. A concurrent_channel,
+// because sessions run on several threads.
+//
+// Why not std::mutex, held across a co_await? It blocks the thread, not the
+// coroutine: with --threads waiters, every thread sleeps in lock() while the
+// owner's write waits for a thread to complete on, and nothing moves again.
+// And the owner may resume on another thread and unlock a mutex that thread
+// does not own, which is undefined behaviour.
+class async_mutex {
+public:
+    async_mutex(const asio::any_io_executor& ex) : ch_(ex, 1) {}
+    awaitable<void> lock() {
+        co_await ch_.async_send(error_code{}, as_tuple);
+    }
+    void unlock() { ch_.try_receive([](error_code) {}); }
+
+private:
+    asio::experimental::concurrent_channel<void(error_code)> ch_;
+};
+
+class router {
+public:
+    router(asio::io_context& ioc, const options& opts)
+        : opts_(opts),
+          acceptor_(open_acceptor(ioc, opts)),
+          table_lock_(ioc.get_executor()) {}
+
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+    void start() {
+        co_spawn(acceptor_.get_executor(), listen(), asio::detached);
+    }
+
+private:
+    // One connected client, as the table holds it.
+    struct peer {
+        tcp::socket writer;
+        // Used by --deadlock only: the article's per-connection lock.
+        async_mutex socket_lock;
+    };
+
+    // Ids are given in accept order: the accept loop numbers the clients
+    // before any session can run.
+    awaitable<void> listen() {
+        return accept_loop(acceptor_, [this](tcp::socket socket) {
+            co_spawn(acceptor_.get_executor(),
+                     session(std::move(socket), next_id_++),
+                     asio::detached);
+        });
+    }
+
+    awaitable<void> session(tcp::socket socket, client_id id) {
+        auto [reader, writer] = split(std::move(socket));
+        auto self = std::make_shared<peer>(std::move(writer),
+                                           reader.get_executor());
+        // The id is written under the lock, as in the article, so no frame
+        // can reach this client before its id does.
+        co_await table_lock_.lock();
+        auto [ec, n] = co_await async_write(
+            self->writer, asio::buffer(encode_id(id)), as_tuple);
+        if (!ec) {
+            writers_.emplace(id, self);
+        }
+        table_lock_.unlock();
+
+        frame_parser parser(opts_.max_frame);
+        while (!ec) {
+            // The article's deadlocking edit: this client's lock is held
+            // while it waits to read, so whoever wants to write to it waits
+            // for its next frame, holding the table lock the whole time.
+            if (opts_.demo) {
+                co_await self->socket_lock.lock();
+            }
+            auto space = parser.prepare(64 * 1024);
+            std::tie(ec, n) = co_await reader.async_read_some(
+                asio::buffer(space.data(), space.size()), as_tuple);
+            if (opts_.demo) {
+                self->socket_lock.unlock();
+            }
+            parser.commit(n);
+            // Every complete frame in this read is forwarded now, even at
+            // EOF: the article's version forwarded one per read.
+            frame f;
+            auto status = frame_parser::status::frame;
+            while ((status = parser.next(f)) == frame_parser::status::frame) {
+                co_await deliver(id, f);
+            }
+            if (status == frame_parser::status::too_long) {
+                log("client ", id, ": frame longer than --max-frame (",
+                    opts_.max_frame, " bytes), closing it");
+                break;
+            }
+        }
+        if (ec && !is_normal_close(ec)) {
+            log("client ", id, ": ", ec.message());
+        }
+        co_await table_lock_.lock();
+        writers_.erase(id);
+        table_lock_.unlock();
+    }
+
+    // The lock is held across the write: while one destination is slow to
+    // read, no other frame from any client moves. That is the lesson.
+    awaitable<void> deliver(client_id from, const frame& f) {
+        co_await table_lock_.lock();
+        auto it = writers_.find(f.dest);
+        if (it == writers_.end()) {
+            table_lock_.unlock();
+            drops_.dropped(f.dest, from);
+            co_return;
+        }
+        peer& dest = *it->second;
+        if (opts_.demo) {
+            co_await dest.socket_lock.lock();
+        }
+        // A failed write means the destination is leaving; its own session
+        // sees the error on its next read and removes it.
+        co_await async_write(dest.writer, asio::buffer(f.message), as_tuple);
+        if (opts_.demo) {
+            dest.socket_lock.unlock();
+        }
+        table_lock_.unlock();
+    }
+
+    const options opts_;
+    tcp::acceptor acceptor_;
+    client_id next_id_ = 0;  // owned by the accept loop
+    async_mutex table_lock_;
+    std::unordered_map<client_id, std::shared_ptr<peer>> writers_;
+    drop_counter drops_;  // atomic: any session may count
+};
+
+}  // namespace naive_mutex
+
+template class common::server<naive_mutex::router, naive_mutex::info>;
