@@ -26,9 +26,11 @@ std::span<char> frame_parser::prepare(std::size_t n) {
     return {buf_.data() + end_, n};
 }
 
-void frame_parser::commit(std::size_t n) { end_ += n; }
+void frame_parser::commit(std::size_t n) {
+    end_ += n;
+}
 
-void frame_parser::feed(std::span<const char> bytes) {
+void frame_parser::feed(std::string_view bytes) {
     auto space = prepare(bytes.size());
     if (!bytes.empty()) {
         std::memcpy(space.data(), bytes.data(), bytes.size());

@@ -29,7 +29,7 @@ struct frame {
 };
 
 class frame_parser {
-public:
+  public:
     enum class status {
         frame,      // `next()` filled in a frame; call it again
         need_more,  // nothing complete is buffered: read more bytes
@@ -44,7 +44,7 @@ public:
     void commit(std::size_t n);
 
     // Copying input, for callers that already hold the bytes.
-    void feed(std::span<const char> bytes);
+    void feed(std::string_view bytes);
 
     // The next complete frame, if any. After `too_long` the parser is
     // poisoned: the connection is to be closed.
@@ -54,7 +54,7 @@ public:
     // the last read, whatever the peer sends.
     std::size_t buffered() const { return end_ - begin_; }
 
-private:
+  private:
     std::vector<char> buf_;
     std::size_t begin_ = 0;    // first byte of the frame being parsed
     std::size_t scanned_ = 0;  // bytes after begin_ known to hold no 0

@@ -29,8 +29,13 @@ void write_log_line(const std::string& line) {
 void drop_counter::dropped(std::uint32_t dest, std::uint32_t from) {
     auto n = count_.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n <= 10 || n % 1000 == 0) {
-        log("dropped a frame from client ", from, " to unknown id ", dest,
-            " (", n, " dropped so far)");
+        log("dropped a frame from client ",
+            from,
+            " to unknown id ",
+            dest,
+            " (",
+            n,
+            " dropped so far)");
     }
 }
 

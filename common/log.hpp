@@ -24,11 +24,11 @@ void log(const Args&... args) {
 // point 5). A misbehaving client can drop millions, so only the first few
 // and then every 1000th are written out; the count stays exact.
 class drop_counter {
-public:
+  public:
     void dropped(std::uint32_t dest, std::uint32_t from);
     std::uint64_t count() const { return count_.load(); }
 
-private:
+  private:
     std::atomic<std::uint64_t> count_{0};
 };
 

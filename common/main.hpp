@@ -15,7 +15,7 @@ namespace common {
 // middle of a server's thread, and a signal sent the moment the `listening
 // on` line is printed is not lost.
 class signal_waiter {
-public:
+  public:
     signal_waiter();
     int wait();  // returns the signal's number
 };
@@ -25,8 +25,7 @@ int run_main(int argc, char** argv) {
     const auto& info = Server::info;
     auto parsed = parse_command_line(argc, argv, info);
     if (!parsed.opts) {
-        std::cerr << info.name << ": " << parsed.error << "\n"
-                  << usage(info);
+        std::cerr << info.name << ": " << parsed.error << "\n" << usage(info);
         return 2;
     }
     const options& opts = *parsed.opts;
@@ -45,7 +44,8 @@ int run_main(int argc, char** argv) {
         log(info.name, ": signal ", sig, ", shutting down");
         server.stop();
     } catch (const std::exception& e) {
-        log(info.name, ": ", e.what());
+        // Not through log(): a setup error is printed even when quiet.
+        std::cerr << info.name << ": " << e.what() << std::endl;
         return 1;
     }
     return 0;

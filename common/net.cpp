@@ -47,8 +47,11 @@ bool is_normal_close(const error_code& ec) {
 }
 
 void log_accept_error(const error_code& ec) {
-    log("accept failed: ", ec.message(), "; retrying in ",
-        accept_backoff.count(), " ms");
+    log("accept failed: ",
+        ec.message(),
+        "; retrying in ",
+        accept_backoff.count(),
+        " ms");
 }
 
 std::pair<tcp::socket, tcp::socket> split(tcp::socket socket) {

@@ -70,13 +70,13 @@ std::pair<tcp::socket, tcp::socket> split(tcp::socket socket);
 // Runs one io_context on N threads. An exception that escapes a handler is
 // logged and the thread goes back to work: none escapes a thread.
 class io_threads {
-public:
+  public:
     void start(asio::io_context& ioc, unsigned count);
     // Stops the io_context and joins every thread. Idempotent.
     void stop();
     ~io_threads() { stop(); }
 
-private:
+  private:
     asio::io_context* ioc_ = nullptr;
     std::vector<std::thread> threads_;
 };

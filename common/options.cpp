@@ -54,8 +54,7 @@ parse_result parse_command_line(int argc,
             return true;
         };
         auto bad = [&](std::string_view why) {
-            return parse_result{
-                {}, std::string(arg) + ": " + std::string(why)};
+            return parse_result{{}, std::string(arg) + ": " + std::string(why)};
         };
         constexpr auto size_max = std::numeric_limits<std::size_t>::max();
         if (arg == "--help" || arg == "-h") {
@@ -77,8 +76,7 @@ parse_result parse_command_line(int argc,
             }
         } else if (arg == "--max-pending") {
             if (!take_value() ||
-                !parse_number<std::size_t>(
-                    value, o.max_pending, 1, size_max)) {
+                !parse_number<std::size_t>(value, o.max_pending, 1, size_max)) {
                 return bad("expects a positive number of bytes");
             }
         } else if (arg == "--threads") {

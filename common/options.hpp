@@ -13,10 +13,10 @@ namespace common {
 // demonstration flag (e.g. naive_mutex's `--deadlock`).
 struct variant_info {
     std::string_view name;
-    std::string_view model;         // one line for --help
-    bool multi_threaded;            // does --threads apply?
-    bool queues;                    // does --max-pending apply?
-    std::string_view demo_flag;     // "" when the variant has none
+    std::string_view model;      // one line for --help
+    bool multi_threaded;         // does --threads apply?
+    bool queues;                 // does --max-pending apply?
+    std::string_view demo_flag;  // "" when the variant has none
     std::string_view demo_help;
 };
 

@@ -30,11 +30,12 @@ concept router_server = requires(S& s, const S& cs, const options& o) {
     { cs.port() } -> std::same_as<std::uint16_t>;
     s.start();
     s.stop();
-} && !std::copyable<S>;
+}
+&&!std::copyable<S>;
 
 template <class Router, const variant_info& Info>
 class server {
-public:
+  public:
     static constexpr const variant_info& info = Info;
 
     explicit server(const options& opts);
@@ -46,9 +47,9 @@ public:
     void start();
     void stop();
 
-private:
-    struct runtime;                  // io_context, threads, router
-    std::unique_ptr<runtime> rt_;    // null once stopped
+  private:
+    struct runtime;                // io_context, threads, router
+    std::unique_ptr<runtime> rt_;  // null once stopped
     std::uint16_t port_;
 };
 

@@ -44,9 +44,9 @@ void server<Router, Info>::start() {
 template <class Router, const variant_info& Info>
 void server<Router, Info>::stop() {
     if (rt_) {
-        rt_->threads.stop();     // no handler runs after this
-        rt_->router.reset();     // tables, channels, acceptor
-        rt_.reset();             // suspended coroutines, and their sockets
+        rt_->threads.stop();  // no handler runs after this
+        rt_->router.reset();  // tables, channels, acceptor
+        rt_.reset();          // suspended coroutines, and their sockets
     }
 }
 

@@ -1,4 +1,5 @@
 #include "common/main.hpp"
+
 #include "naive_mutex/server.hpp"
 
 int main(int argc, char** argv) {

@@ -46,19 +46,19 @@ constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // And the owner may resume on another thread and unlock a mutex that thread
 // does not own, which is undefined behaviour.
 class async_mutex {
-public:
+  public:
     async_mutex(const asio::any_io_executor& ex) : ch_(ex, 1) {}
-    awaitable<void> lock() {
-        co_await ch_.async_send(error_code{}, as_tuple);
+    awaitable<void> lock() { co_await ch_.async_send(error_code{}, as_tuple); }
+    void unlock() {
+        ch_.try_receive([](error_code) {});
     }
-    void unlock() { ch_.try_receive([](error_code) {}); }
 
-private:
+  private:
     asio::experimental::concurrent_channel<void(error_code)> ch_;
 };
 
 class router {
-public:
+  public:
     router(asio::io_context& ioc, const options& opts)
         : opts_(opts),
           acceptor_(open_acceptor(ioc, opts)),
@@ -70,7 +70,7 @@ public:
         co_spawn(acceptor_.get_executor(), listen(), asio::detached);
     }
 
-private:
+  private:
     // One connected client, as the table holds it.
     struct peer {
         tcp::socket writer;
@@ -90,10 +90,18 @@ private:
 
     awaitable<void> session(tcp::socket socket, client_id id) {
         auto [reader, writer] = split(std::move(socket));
-        auto self = std::make_shared<peer>(std::move(writer),
-                                           reader.get_executor());
-        // The id is written under the lock, as in the article, so no frame
-        // can reach this client before its id does.
+        auto self =
+            std::make_shared<peer>(std::move(writer), reader.get_executor());
+        // The article's deadlocking edit: this client's own lock is held
+        // whenever its session waits to read, so whoever wants to write to
+        // it waits for its next frame, holding the table lock meanwhile.
+        // Taken before the id is sent, so a client that knows its id is
+        // already locked: the demonstration does not depend on timing.
+        if (opts_.demo) {
+            co_await self->socket_lock.lock();
+        }
+        // The id is written under the table lock, as in the article, so no
+        // frame can reach this client before its id does.
         co_await table_lock_.lock();
         auto [ec, n] = co_await async_write(
             self->writer, asio::buffer(encode_id(id)), as_tuple);
@@ -104,19 +112,13 @@ private:
 
         frame_parser parser(opts_.max_frame);
         while (!ec) {
-            // The article's deadlocking edit: this client's lock is held
-            // while it waits to read, so whoever wants to write to it waits
-            // for its next frame, holding the table lock the whole time.
-            if (opts_.demo) {
-                co_await self->socket_lock.lock();
-            }
             auto space = parser.prepare(64 * 1024);
             std::tie(ec, n) = co_await reader.async_read_some(
                 asio::buffer(space.data(), space.size()), as_tuple);
+            parser.commit(n);
             if (opts_.demo) {
                 self->socket_lock.unlock();
             }
-            parser.commit(n);
             // Every complete frame in this read is forwarded now, even at
             // EOF: the article's version forwarded one per read.
             frame f;
@@ -125,9 +127,15 @@ private:
                 co_await deliver(id, f);
             }
             if (status == frame_parser::status::too_long) {
-                log("client ", id, ": frame longer than --max-frame (",
-                    opts_.max_frame, " bytes), closing it");
+                log("client ",
+                    id,
+                    ": frame longer than --max-frame (",
+                    opts_.max_frame,
+                    " bytes), closing it");
                 break;
+            }
+            if (opts_.demo) {
+                co_await self->socket_lock.lock();
             }
         }
         if (ec && !is_normal_close(ec)) {

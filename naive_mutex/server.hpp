@@ -8,13 +8,15 @@ namespace naive_mutex {
 
 inline constexpr common::variant_info info{
     .name = "naive_mutex",
-    .model = "a task per connection; one lock around the table, held across "
-             "each forwarding write (head-of-line blocking)",
+    .model =
+        "a task per connection; one lock around the table, held across "
+        "each forwarding write (head-of-line blocking)",
     .multi_threaded = true,
     .queues = false,
     .demo_flag = "--deadlock",
-    .demo_help = "reproduce the article's deadlocking edit: each connection "
-                 "also locked, and held across its read",
+    .demo_help =
+        "reproduce the article's deadlocking edit: each connection "
+        "also locked, and held across its read",
 };
 
 class router;

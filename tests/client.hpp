@@ -1,0 +1,66 @@
+// A small blocking test client with deadlines: every wait in the suite goes
+// through it, so a broken server fails a test cleanly instead of hanging CI.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace testing {
+
+using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
+
+// How long a test waits for something that should happen. Generous, since
+// the sanitizer builds run several times slower; a passing test never waits
+// this long.
+inline constexpr auto patience = 10s;
+
+struct timeout_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// The wire form of one frame: dest id, payload, 0.
+std::string frame_bytes(std::uint32_t dest, std::string_view payload);
+
+class client {
+  public:
+    // Connects to 127.0.0.1:port and, unless told otherwise, reads the id.
+    explicit client(std::uint16_t port, bool read_id = true);
+    ~client();
+    client(client&& other) noexcept;
+    client& operator=(client&&) = delete;
+
+    std::uint32_t id() const { return id_; }
+    int fd() const { return fd_; }
+
+    std::uint32_t read_id();
+    void send(std::string_view bytes);
+    void send_frame(std::uint32_t dest, std::string_view payload) {
+        send(frame_bytes(dest, payload));
+    }
+
+    // Exactly n bytes, or timeout_error (or std::runtime_error on EOF).
+    std::string read_exactly(std::size_t n, clock::duration within = patience);
+    // Whatever arrives next (at least one byte), or "" on EOF.
+    std::string read_some(clock::duration within = patience);
+    // True if nothing at all arrives for `d` (a deadline, not a sleep: it
+    // returns early with false as soon as a byte or EOF arrives).
+    bool silent_for(clock::duration d);
+    // True if the server closes this connection within the deadline;
+    // bytes that arrive first are discarded.
+    bool closed_within(clock::duration within = patience);
+
+    void shutdown_write();
+    void close();
+
+  private:
+    bool wait_readable(clock::time_point deadline);
+
+    int fd_ = -1;
+    std::uint32_t id_ = 0;
+};
+
+}  // namespace testing

@@ -1,0 +1,36 @@
+// An in-process server for one test: bound to an ephemeral port, started
+// at once, stopped and joined when the test ends (even when it fails).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include "client.hpp"
+#include "common/options.hpp"
+#include "variants.hpp"
+
+namespace testing {
+
+inline common::options test_options() {
+    common::options o;
+    o.port = 0;
+    o.threads = 2;
+    return o;
+}
+
+template <class Server>
+struct running {
+    Server server;
+    explicit running(const common::options& o = test_options()) : server(o) {
+        static_assert(common::router_server<Server>);
+        server.start();
+    }
+    std::uint16_t port() const { return server.port(); }
+    client connect(bool read_id = true) { return client(port(), read_id); }
+};
+
+// Reads `expected` from c and checks it byte for byte.
+inline void expect(client& c, std::string_view expected) {
+    REQUIRE(c.read_exactly(expected.size()) == expected);
+}
+
+}  // namespace testing

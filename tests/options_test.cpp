@@ -1,0 +1,66 @@
+// Unit tests of the command line shared by every variant.
+#include "common/options.hpp"
+
+#include <catch2/catch.hpp>
+
+namespace {
+constexpr common::variant_info info{
+    .name = "demo",
+    .model = "a test",
+    .multi_threaded = true,
+    .queues = true,
+    .demo_flag = "--demo",
+    .demo_help = "the demonstration",
+};
+
+common::parse_result parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "demo");
+    return common::parse_command_line(int(args.size()), args.data(), info);
+}
+}  // namespace
+
+TEST_CASE("defaults follow the contract", "[options]") {
+    auto r = parse({});
+    REQUIRE(r.opts);
+    CHECK(r.opts->bind == "127.0.0.1");
+    CHECK(r.opts->port == 8080);
+    CHECK(r.opts->max_frame == 1048576);
+    CHECK(r.opts->max_pending == 8388608);
+    CHECK(r.opts->thread_count() >= 1);
+}
+
+TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
+    auto r = parse({"--bind",
+                    "::1",
+                    "--port=0",
+                    "--max-frame",
+                    "10",
+                    "--max-pending=20",
+                    "--threads",
+                    "3",
+                    "--demo"});
+    REQUIRE(r.opts);
+    CHECK(r.opts->bind == "::1");
+    CHECK(r.opts->port == 0);
+    CHECK(r.opts->max_frame == 10);
+    CHECK(r.opts->max_pending == 20);
+    CHECK(r.opts->thread_count() == 3);
+    CHECK(r.opts->demo);
+}
+
+TEST_CASE("bad options are refused with a message naming them", "[options]") {
+    for (auto args : std::vector<std::vector<const char*>>{{"--nope"},
+                                                           {"--port", "65536"},
+                                                           {"--port", "-1"},
+                                                           {"--port", "12ab"},
+                                                           {"--threads", "0"},
+                                                           {"--max-frame", "0"},
+                                                           {"--max-pending"},
+                                                           {"--demo=1"},
+                                                           {"--help=yes"}}) {
+        auto r = parse(args);
+        CHECK_FALSE(r.opts);
+        CHECK(r.error.starts_with(
+            std::string(args[0]).substr(0, std::string(args[0]).find('='))));
+    }
+}

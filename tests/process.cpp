@@ -1,0 +1,147 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+extern char** environ;
+
+namespace testing {
+
+std::string binary_path(std::string_view variant) {
+    return std::string(ROUTER_BIN_DIR) + "/" + std::string(variant);
+}
+
+process::process(const std::vector<std::string>& argv,
+                 const std::vector<std::string>& env) {
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+        throw std::system_error(errno, std::generic_category(), "pipe");
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    std::vector<char*> args;
+    for (auto& a : argv) {
+        args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+        env_strings.emplace_back(*e);
+    }
+    env_strings.insert(env_strings.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strings) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+    int rc =
+        posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+    if (rc != 0) {
+        throw std::system_error(rc, std::generic_category(), argv[0]);
+    }
+}
+
+process::~process() {
+    if (!status_) {
+        ::kill(pid_, SIGKILL);
+        int st;
+        ::waitpid(pid_, &st, 0);
+    }
+    ::close(out_);
+    ::close(err_);
+}
+
+namespace {
+// Reads what is available on fd into buf; false on EOF or deadline.
+bool read_more(int fd, std::string& buf, clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, int(left.count())) <= 0) {
+        throw timeout_error("timed out reading the child's output");
+    }
+    char tmp[4096];
+    auto n = ::read(fd, tmp, sizeof tmp);
+    if (n <= 0) {
+        return false;
+    }
+    buf.append(tmp, static_cast<std::size_t>(n));
+    return true;
+}
+}  // namespace
+
+std::string process::read_stdout_line(clock::duration within) {
+    const auto deadline = clock::now() + within;
+    for (;;) {
+        if (auto nl = out_buf_.find('\n'); nl != std::string::npos) {
+            auto line = out_buf_.substr(0, nl);
+            out_buf_.erase(0, nl + 1);
+            return line;
+        }
+        if (!read_more(out_, out_buf_, deadline)) {
+            auto rest = std::move(out_buf_);
+            out_buf_.clear();
+            return rest;
+        }
+    }
+}
+
+std::string process::read_stderr_all(clock::duration within) {
+    const auto deadline = clock::now() + within;
+    std::string all;
+    while (read_more(err_, all, deadline)) {
+    }
+    return all;
+}
+
+std::optional<int> process::wait(clock::duration within) {
+    if (!status_) {
+        // A pidfd becomes readable when the child exits: a deadline-bound
+        // wait with no polling loop.
+        const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+        if (pfd < 0) {
+            throw std::system_error(
+                errno, std::generic_category(), "pidfd_open");
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(within);
+        pollfd p{pfd, POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(ms.count()));
+        ::close(pfd);
+        if (ready <= 0) {
+            return std::nullopt;
+        }
+        int st = 0;
+        ::waitpid(pid_, &st, 0);
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+    }
+    return status_;
+}
+
+void process::signal(int sig) {
+    ::kill(pid_, sig);
+}
+
+std::uint16_t port_of(const std::string& line) {
+    auto colon = line.rfind(':');
+    if (colon == std::string::npos) {
+        return 0;
+    }
+    return static_cast<std::uint16_t>(std::stoul(line.substr(colon + 1)));
+}
+
+}  // namespace testing

@@ -1,0 +1,44 @@
+// Runs a built server executable as a child process, with its stdout and
+// stderr on pipes, for the tests of the command-line contract. The child is
+// killed and reaped when the object goes, so a failing test leaves nothing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client.hpp"
+
+namespace testing {
+
+std::string binary_path(std::string_view variant);
+
+class process {
+  public:
+    explicit process(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& env = {});
+    ~process();
+
+    // One line of stdout (without the newline), or timeout_error.
+    std::string read_stdout_line(clock::duration within = patience);
+    // All stderr until the child closes it, or timeout_error.
+    std::string read_stderr_all(clock::duration within = patience);
+    // The exit status, or nullopt if the child is still running after
+    // `within`. -N for a death by signal N.
+    std::optional<int> wait(clock::duration within = patience);
+    void signal(int sig);
+    pid_t pid() const { return pid_; }
+
+  private:
+    pid_t pid_ = -1;
+    int out_ = -1, err_ = -1;
+    std::string out_buf_;
+    std::optional<int> status_;
+};
+
+// The port from a `listening on ADDR:PORT` line, or 0.
+std::uint16_t port_of(const std::string& listening_line);
+
+}  // namespace testing

@@ -1,0 +1,111 @@
+// CONTRACT.md points 1 to 5: ids, framing, forwarding, self-send, drops.
+#include "fixture.hpp"
+
+using namespace testing;
+
+TEMPLATE_TEST_CASE("the article's it_works exchange",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    a.send_frame(b.id(), "hello, number 2");
+    expect(b, std::string("hello, number 2") + '\0');
+    b.send_frame(a.id(), "hello back, number 1");
+    expect(a, std::string("hello back, number 1") + '\0');
+}
+
+TEMPLATE_TEST_CASE("ids are given in accept order from 0 and never reused",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    std::vector<client> clients;
+    for (std::uint32_t i = 0; i < 5; ++i) {
+        clients.push_back(r.connect());
+        CHECK(clients.back().id() == i);
+    }
+    clients[2].close();
+    CHECK(r.connect().id() == 5);
+}
+
+TEMPLATE_TEST_CASE("a frame split byte by byte is forwarded whole",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    const auto wire = frame_bytes(b.id(), "split across many segments");
+    for (char c : wire) {
+        a.send(std::string_view(&c, 1));
+    }
+    expect(b, std::string("split across many segments") + '\0');
+}
+
+TEMPLATE_TEST_CASE("many frames in one write are all forwarded in order",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    auto c = r.connect();
+    std::string wire, to_b, to_c;
+    for (int i = 0; i < 200; ++i) {
+        const auto payload = "frame " + std::to_string(i);
+        auto& dest = i % 3 == 0 ? c : b;
+        wire += frame_bytes(dest.id(), payload);
+        (i % 3 == 0 ? to_c : to_b) += payload + '\0';
+    }
+    // The tail: the start of a frame that completes in a second write.
+    wire += frame_bytes(b.id(), "last").substr(0, 6);
+    a.send(wire);
+    expect(b, to_b);
+    expect(c, to_c);
+    a.send(frame_bytes(b.id(), "last").substr(6));
+    expect(b, std::string("last") + '\0');
+}
+
+TEMPLATE_TEST_CASE("an empty payload forwards a single zero byte",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    a.send_frame(b.id(), "");
+    expect(b, std::string(1, '\0'));
+}
+
+TEMPLATE_TEST_CASE("a frame to the sender's own id is delivered",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    a.send_frame(a.id(), "to myself");
+    expect(a, std::string("to myself") + '\0');
+}
+
+TEMPLATE_TEST_CASE("a frame to an unknown id is dropped, its sender served",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    a.send_frame(12345, "nobody");
+    a.send_frame(b.id(), "after the drop");
+    expect(b, std::string("after the drop") + '\0');
+    b.send_frame(a.id(), "still connected");
+    expect(a, std::string("still connected") + '\0');
+}
+
+TEMPLATE_TEST_CASE("payloads of every byte value but 0 pass intact",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    running<TestType> r;
+    auto a = r.connect();
+    auto b = r.connect();
+    std::string payload;
+    for (int i = 1; i < 256; ++i) {
+        payload += static_cast<char>(i);
+    }
+    a.send_frame(b.id(), payload);
+    expect(b, payload + '\0');
+}
