@@ -45,6 +45,7 @@ constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // owner's write waits for a thread to complete on, and nothing moves again.
 // And the owner may resume on another thread and unlock a mutex that thread
 // does not own, which is undefined behaviour.
+// snippet: naive_mutex-async-mutex
 class async_mutex {
   public:
     async_mutex(const asio::any_io_executor& ex) : ch_(ex, 1) {}
@@ -56,6 +57,7 @@ class async_mutex {
   private:
     asio::experimental::concurrent_channel<void(error_code)> ch_;
 };
+// snippet-end
 
 class router {
   public:
@@ -92,6 +94,7 @@ class router {
         auto [reader, writer] = split(std::move(socket));
         auto self =
             std::make_shared<peer>(std::move(writer), reader.get_executor());
+        // snippet: naive_mutex-deadlock
         // The article's deadlocking edit: this client's own lock is held
         // whenever its session waits to read, so whoever wants to write to
         // it waits for its next frame, holding the table lock meanwhile.
@@ -100,6 +103,7 @@ class router {
         if (opts_.demo) {
             co_await self->socket_lock.lock();
         }
+        // snippet-end
         // The id is written under the table lock, as in the article, so no
         // frame can reach this client before its id does.
         co_await table_lock_.lock();
@@ -146,6 +150,7 @@ class router {
         table_lock_.unlock();
     }
 
+    // snippet: naive_mutex-deliver
     // The lock is held across the write: while one destination is slow to
     // read, no other frame from any client moves. That is the lesson.
     awaitable<void> deliver(client_id from, const frame& f) {
@@ -168,6 +173,7 @@ class router {
         }
         table_lock_.unlock();
     }
+    // snippet-end
 
     const options opts_;
     tcp::acceptor acceptor_;
