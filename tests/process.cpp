@@ -20,13 +20,18 @@ std::string binary_path(std::string_view variant) {
 }
 
 process::process(const std::vector<std::string>& argv,
-                 const std::vector<std::string>& env) {
-    int out[2], err[2];
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+                 const std::vector<std::string>& env,
+                 bool pipe_stdin) {
+    int out[2], err[2], in[2] = {-1, -1};
+    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 ||
+        (pipe_stdin && ::pipe2(in, O_CLOEXEC) != 0)) {
         throw std::system_error(errno, std::generic_category(), "pipe");
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    if (pipe_stdin) {
+        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    }
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     std::vector<char*> args;
@@ -51,6 +56,10 @@ process::process(const std::vector<std::string>& argv,
     ::close(err[1]);
     out_ = out[0];
     err_ = err[0];
+    if (pipe_stdin) {
+        ::close(in[0]);
+        in_ = in[1];
+    }
     if (rc != 0) {
         throw std::system_error(rc, std::generic_category(), argv[0]);
     }
@@ -64,6 +73,42 @@ process::~process() {
     }
     ::close(out_);
     ::close(err_);
+    close_stdin();
+}
+
+void process::write_stdin(std::string_view bytes) {
+    // A child that died has closed the pipe's other end: the write must
+    // fail with EPIPE, not kill the test binary with SIGPIPE. So SIGPIPE
+    // is blocked in this thread meanwhile, and one it raised is consumed.
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    int error = 0;
+    while (!bytes.empty() && error == 0) {
+        const auto n = ::write(in_, bytes.data(), bytes.size());
+        if (n > 0) {
+            bytes.remove_prefix(static_cast<std::size_t>(n));
+        } else if (errno != EINTR) {
+            error = errno;
+        }
+    }
+    if (error == EPIPE) {
+        const timespec zero{};
+        ::sigtimedwait(&pipe_only, nullptr, &zero);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (error != 0) {
+        throw std::system_error(
+            error, std::generic_category(), "write to the child's stdin");
+    }
+}
+
+void process::close_stdin() {
+    if (in_ >= 0) {
+        ::close(in_);
+        in_ = -1;
+    }
 }
 
 namespace {

@@ -17,9 +17,17 @@ std::string binary_path(std::string_view variant);
 
 class process {
   public:
+    // With `pipe_stdin`, the child's stdin is a pipe fed by write_stdin();
+    // otherwise it inherits the test's.
     explicit process(const std::vector<std::string>& argv,
-                     const std::vector<std::string>& env = {});
+                     const std::vector<std::string>& env = {},
+                     bool pipe_stdin = false);
     ~process();
+
+    // Writes all of `bytes` to the child's stdin (pipe_stdin only).
+    void write_stdin(std::string_view bytes);
+    // Closes the child's stdin: it reads EOF. Idempotent.
+    void close_stdin();
 
     // One line of stdout (without the newline), or timeout_error.
     std::string read_stdout_line(clock::duration within = patience);
@@ -33,7 +41,7 @@ class process {
 
   private:
     pid_t pid_ = -1;
-    int out_ = -1, err_ = -1;
+    int out_ = -1, err_ = -1, in_ = -1;
     std::string out_buf_;
     std::optional<int> status_;
 };
