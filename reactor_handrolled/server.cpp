@@ -203,7 +203,7 @@ class router {
     // snippet: reactor_handrolled-read
     // One large read, straight into the sender's parser; the core routes
     // every frame it completes. A short read means the socket is empty, or
-    // nearly: if bytes came since, the re-armed wait fires at once (Asio
+    // nearly: if bytes came since, the next wait on it fires at once (Asio
     // re-registers interest with epoll for each wait), so no read is spent
     // on EAGAIN and none is missed. At EOF nothing is lost: frames were
     // routed as they completed (CONTRACT.md, point 7).
@@ -231,6 +231,7 @@ class router {
     void flush() {
         core_.take_closures(closures_);
         for (const auto& closed : closures_) {
+            abort(conns_.at(closed.id).socket);
             conns_.erase(closed.id);
         }
         closures_.clear();
@@ -262,6 +263,17 @@ class router {
         if (c.writing) {
             watch_writable(id, c);
         }
+    }
+
+    // A reset, not a FIN: what the kernel still holds for the client is
+    // discarded too, as the contract wants, and not kept for minutes after
+    // close; and a client that never reads learns of it at once (a FIN
+    // would wait behind the bytes it does not read). Closed explicitly:
+    // Asio's destructor turns lingering off again so as not to block.
+    static void abort(tcp::socket& socket) {
+        error_code ec;
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
     }
 
     // An error on one connection ends that connection only. Destroying the

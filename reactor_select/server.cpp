@@ -265,6 +265,7 @@ class router {
     void flush() {
         core_.take_closures(closures_);
         for (const auto& closed : closures_) {
+            abort(conns_.at(closed.id).socket);
             conns_.erase(closed.id);
         }
         closures_.clear();
@@ -296,6 +297,17 @@ class router {
         if (c.writing) {
             watch_writable(id, c);
         }
+    }
+
+    // A reset, not a FIN: what the kernel still holds for the client is
+    // discarded too, as the contract wants, and not kept for minutes after
+    // close; and a client that never reads learns of it at once (a FIN
+    // would wait behind the bytes it does not read). Closed explicitly:
+    // Asio's destructor turns lingering off again so as not to block.
+    static void abort(tcp::socket& socket) {
+        error_code ec;
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
     }
 
     // An error on one connection ends that connection only. Destroying the
