@@ -74,9 +74,9 @@ class router {
             if (ec == asio::error::operation_aborted || it == conns_.end()) {
                 return;  // closed meanwhile
             }
-            connection& c = it->second;
-            c.*flag = true;
-            if (!std::exchange(c.listed, true)) {
+            connection& conn = it->second;
+            conn.*flag = true;
+            if (!std::exchange(conn.listed, true)) {
                 ready_.push_back(id);
             }
             wake();
@@ -209,6 +209,9 @@ class router {
     // routed as they completed (CONTRACT.md, point 7).
     progress read(client_id id, connection& c) {
         auto space = core_.read_buffer(id, read_size);
+        if (space.empty()) {
+            return progress::closed;  // by the core: flush() closes it
+        }
         error_code ec;
         const std::size_t n =
             c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
@@ -231,8 +234,10 @@ class router {
     void flush() {
         core_.take_closures(closures_);
         for (const auto& closed : closures_) {
-            abort(conns_.at(closed.id).socket);
-            conns_.erase(closed.id);
+            if (auto it = conns_.find(closed.id); it != conns_.end()) {
+                abort(it->second.socket);
+                conns_.erase(it);
+            }
         }
         closures_.clear();
         core_.take_writers(writers_);
@@ -246,6 +251,9 @@ class router {
     }
     // snippet-end
 
+    // Everything queued, in one write. A short write means the socket's
+    // buffer is full (another would fail with would_block): wait until it
+    // can take more.
     void write(client_id id, connection& c) {
         const std::string_view out = core_.output(id);
         error_code ec;

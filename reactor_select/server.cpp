@@ -243,6 +243,9 @@ class router {
     // routed as they completed (CONTRACT.md, point 7).
     progress read(client_id id, connection& c) {
         auto space = core_.read_buffer(id, read_size);
+        if (space.empty()) {
+            return progress::closed;  // by the core: flush() closes it
+        }
         error_code ec;
         const std::size_t n =
             c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
@@ -265,8 +268,10 @@ class router {
     void flush() {
         core_.take_closures(closures_);
         for (const auto& closed : closures_) {
-            abort(conns_.at(closed.id).socket);
-            conns_.erase(closed.id);
+            if (auto it = conns_.find(closed.id); it != conns_.end()) {
+                abort(it->second.socket);
+                conns_.erase(it);
+            }
         }
         closures_.clear();
         core_.take_writers(writers_);
@@ -280,6 +285,9 @@ class router {
     }
     // snippet-end
 
+    // Everything queued, in one write. A short write means the socket's
+    // buffer is full (another would fail with would_block): wait until it
+    // can take more.
     void write(client_id id, connection& c) {
         const std::string_view out = core_.output(id);
         error_code ec;
