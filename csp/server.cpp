@@ -207,9 +207,7 @@ class router {
     awaitable<void> deliver(table& writers, client_id from, parcel& p) {
         auto it = writers.find(p.dest);
         if (it == writers.end()) {
-            for (std::size_t i = 0; i < p.frame_count; ++i) {
-                drops_.dropped(p.dest, from);
-            }
+            drop(p, from);
             co_return;
         }
         // A failed write means the destination is leaving: its reader sees
@@ -217,6 +215,12 @@ class router {
         co_await async_write(it->second, asio::buffer(p.bytes), as_tuple);
     }
     // snippet-end
+
+    void drop(const parcel& p, client_id from) {
+        for (std::size_t i = 0; i < p.frame_count; ++i) {
+            drops_.dropped(p.dest, from);
+        }
+    }
 
     const options opts_;
     tcp::acceptor acceptor_;
