@@ -210,9 +210,15 @@ class router {
             drop(p, from);
             co_return;
         }
-        // A failed write means the destination is leaving: its reader sees
-        // the error too and sends `client_left`.
-        co_await async_write(it->second, asio::buffer(p.bytes), as_tuple);
+        auto [ec, n] =
+            co_await async_write(it->second, asio::buffer(p.bytes), as_tuple);
+        if (ec) {
+            // The destination is gone or going (its reader sees it too and
+            // sends `client_left`): drop it now. A second write would never
+            // return: after a failed write, Asio's epoll reactor waits for
+            // the socket to be reported ready again, and a dead one never is.
+            writers.erase(it);
+        }
     }
     // snippet-end
 
