@@ -122,11 +122,13 @@ class router {
     // One connected client. Held by the table, by its writer, and by any
     // spilled send still waiting for room; freed when the last lets go.
     struct peer {
-        explicit peer(tcp::socket writer_half)
-            : strand(asio::make_strand(writer_half.get_executor())),
+        peer(client_id id, tcp::socket writer_half)
+            : id(id),
+              strand(asio::make_strand(writer_half.get_executor())),
               socket(std::move(writer_half)),
               outbox(strand, outbox_capacity) {}
 
+        const client_id id;
         asio::strand<asio::any_io_executor> strand;  // the writer's
         tcp::socket socket;                          // used on `strand` only
         outbox_channel outbox;  // dispatcher -> writer, in order
@@ -220,10 +222,11 @@ class router {
                 // The id is queued before the client joins the table, so
                 // no frame can reach the client ahead of it. A new outbox
                 // has room.
-                auto p = std::make_shared<peer>(std::move(m->writer));
+                auto p = std::make_shared<peer>(m->id, std::move(m->writer));
                 const auto id = encode_id(m->id);
                 p->queued += id.size();
-                p->outbox.try_send(error_code{}, std::string(id.data(), 4));
+                p->outbox.try_send(error_code{},
+                                   std::string(id.data(), id.size()));
                 co_spawn(p->strand, writer(p), asio::detached);
                 writers.emplace(m->id, std::move(p));
             } else if (auto* m = std::get_if<frames>(&msg)) {
@@ -325,7 +328,7 @@ class router {
             buffers.clear();
             if (wec) {
                 if (!is_normal_close(wec)) {
-                    log("writing to a client: ", wec.message());
+                    log("client ", self->id, ": ", wec.message());
                 }
                 break;
             }
