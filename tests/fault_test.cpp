@@ -33,6 +33,8 @@ TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
     // Room for a few dozen clients: the server meets EMFILE on accept
     // (or on the dup of a split socket) while more keep arriving.
     constexpr std::size_t limit = 64, extra = 24;
+    // (UBSan's vptr check, which needs a spare descriptor, is off in the
+    // asan build: see the top-level CMakeLists.txt.)
     server_process srv(variant<TestType>(), {}, limit);
     swarm s(srv.port());
     for (std::size_t i = 0; i < limit + extra; ++i) {
@@ -68,7 +70,7 @@ TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
     report(variant<TestType>() + " at " + std::to_string(limit) +
            " descriptors: served " + std::to_string(served) + ", refused " +
            std::to_string(refused) + ", waiting " + std::to_string(waiting));
-    REQUIRE(srv.running());
+    REQUIRE(srv.describe() == "running");
     REQUIRE(served >= 16);
     REQUIRE(served < s.size());  // the limit was really reached
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -88,7 +90,7 @@ TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
     CHECK(cpu_used < 0.25 * window);
     report(variant<TestType>() + " CPU at the limit: " +
            std::to_string(cpu_used) + " s in " + std::to_string(window) + " s");
-    REQUIRE(srv.running());
+    REQUIRE(srv.describe() == "running");
 
     // Keeps serving: the served clients pass a frame round a ring.
     std::vector<std::size_t> ring;

@@ -131,9 +131,12 @@ std::vector<std::string> server_argv(const std::string& variant,
 
 server_process::server_process(const std::string& variant,
                                std::vector<std::string> args,
-                               std::optional<std::size_t> nofile)
-    : proc_(server_argv(variant, std::move(args), nofile),
-            {"ROUTER_LOG=quiet"}) {
+                               std::optional<std::size_t> nofile,
+                               std::vector<std::string> env)
+    : proc_(server_argv(variant, std::move(args), nofile), [&env] {
+          env.push_back("ROUTER_LOG=quiet");
+          return env;
+      }()) {
     const auto line = proc_.read_stdout_line();
     port_ = port_of(line);
     if (port_ == 0) {
@@ -141,8 +144,18 @@ server_process::server_process(const std::string& variant,
     }
 }
 
-bool server_process::running() {
-    return !proc_.wait(0ms).has_value();
+std::string server_process::describe() {
+    const auto status = proc_.wait(0ms);
+    if (!status) {
+        return "running";
+    }
+    std::string err;
+    try {
+        err = proc_.read_stderr_all(1s);
+    } catch (const timeout_error&) {
+    }
+    return "exited with status " + std::to_string(*status) + "; stderr:\n" +
+           err;
 }
 
 std::optional<int> server_process::terminate(clock::duration within,

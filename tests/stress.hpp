@@ -63,10 +63,12 @@ class server_process {
   public:
     server_process(const std::string& variant,
                    std::vector<std::string> args = {},
-                   std::optional<std::size_t> nofile = std::nullopt);
+                   std::optional<std::size_t> nofile = std::nullopt,
+                   std::vector<std::string> env = {});
     std::uint16_t port() const { return port_; }
     pid_t pid() const { return proc_.pid(); }
-    bool running();
+    // For a failure message: "running", or how it ended and its stderr.
+    std::string describe();
     // SIGTERM; the exit status (nullopt if it did not exit in time), and
     // whatever it wrote to stderr (a sanitizer's report, say) in `err`.
     std::optional<int> terminate(clock::duration within, std::string& err);
