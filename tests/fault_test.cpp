@@ -10,23 +10,6 @@
 
 using namespace testing;
 
-namespace {
-
-template <class Server>
-std::string variant() {
-    return std::string(Server::info.name);
-}
-
-void expect_clean_exit(server_process& srv) {
-    std::string err;
-    const auto status = srv.terminate(2s, err);
-    INFO("server stderr:\n" << err);
-    REQUIRE(status.has_value());
-    CHECK(*status == 0);
-}
-
-}  // namespace
-
 TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
                    "[stress][fault]",
                    ROUTER_VARIANTS) {

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,6 +78,26 @@ class server_process {
     process proc_;
     std::uint16_t port_ = 0;
 };
+
+// The executable's name of a variant's server type.
+template <class Server>
+std::string variant() {
+    return std::string(Server::info.name);
+}
+
+// Ends a test: the server must exit 0 on SIGTERM within the contract's
+// 2 s, which under ASan includes LeakSanitizer's check (a leak exits 23)
+// and under TSan any race report (exit 66). Returns how long it took.
+inline clock::duration expect_clean_exit(server_process& srv) {
+    std::string err;
+    const auto start = clock::now();
+    const auto status = srv.terminate(2s, err);
+    const auto took = clock::now() - start;
+    INFO("server stderr:\n" << err);
+    REQUIRE(status.has_value());
+    CHECK(*status == 0);
+    return took;
+}
 
 // One non-blocking connection, driven by a `swarm`.
 struct peer {
