@@ -10,16 +10,18 @@
 //   themselves) and, per client, one atomic count of the bytes queued for
 //   it. The table is a local variable of `dispatcher`; a client's socket
 //   belongs to its writer's strand. `next_id_` belongs to the accept loop.
-// A frame's path: reader parses it -> a `frames` message into `inbox_` ->
-//   dispatcher looks up the destination -> its outbox (or, when that is
-//   full, a spilled send waiting for room) -> its writer gathers all that
-//   is queued -> one write to the socket.
+// A frame's path: reader (common/csp_io.cpp, shared with csp) parses it
+//   -> a `frames` message into `inbox_` -> dispatcher looks up the
+//   destination -> its outbox (or, when that is full, a spilled send
+//   waiting for room) -> its writer gathers all that is queued -> one
+//   write to the socket.
 // Trade-off: a slow client no longer stalls the others, but every client
 //   now has a queue, and a queue needs a bound: past --max-pending bytes,
 //   the client is disconnected as a slow consumer. More tasks, more
 //   channels, and their lifetimes to get right.
 // Compare with: csp/server.cpp, where the dispatcher writes itself; the
-//   diff is the lesson. Start reading at `dispatcher`.
+//   diff is the lesson. Start reading at `dispatcher`; the messages it
+//   takes are in common/csp_io.hpp.
 
 #include "csp_channel_per_writer/server.hpp"
 
@@ -28,10 +30,11 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
-#include "common/frame_parser.hpp"
+#include "common/csp_io.hpp"
 #include "common/id.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -44,61 +47,12 @@ using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 
-// The article's channel capacity: how many messages the readers may get
-// ahead of the dispatcher before they wait (back-pressure).
-constexpr std::size_t inbox_capacity = 100;
-constexpr std::size_t read_size = 64 * 1024;
-// The article's capacity for each client's channel too; past it, sends
-// spill into tasks (see `spill`), bounded in bytes by --max-pending.
+// The article's channel capacity (`inbox_capacity`) for each client's
+// channel too; past it, sends spill into tasks (see `spill`), bounded in
+// bytes by --max-pending.
 constexpr std::size_t outbox_capacity = 100;
 // Asio gathers at most 64 buffers into one writev(2).
 constexpr std::size_t max_gather = 64;
-
-// snippet: csp_channel_per_writer-messages
-// Whole frames as the destination receives them (payload and its 0), for
-// one destination: a reader joins consecutive frames to the same client,
-// so a read full of small frames costs one message, not one per frame.
-struct parcel {
-    client_id dest;
-    std::string bytes;
-    std::size_t frame_count = 0;  // for the drop count
-};
-
-// What the tasks tell the dispatcher: the article's `New` and `Send`, and
-// `client_left`, without which the table would only ever grow.
-struct frames {
-    client_id from;
-    std::vector<parcel> parcels;  // every complete frame of one read
-};
-struct new_client {
-    client_id id;
-    tcp::socket writer;  // the write half: its writer task's from now on
-};
-struct client_left {
-    client_id id;
-};
-using message = std::variant<frames, new_client, client_left>;
-// snippet-end
-// A pitfall of g++ 12: an aggregate brace-initialised inside a co_await
-// expression (`co_await ch.async_send(ec, new_client{...})`) is destroyed
-// twice. Every message is therefore named before it is sent.
-
-namespace {
-// Moves every complete frame in `parser` into `out`, in order.
-frame_parser::status take_frames(frame_parser& parser,
-                                 std::vector<parcel>& out) {
-    frame f;
-    auto status = frame_parser::status::frame;
-    while ((status = parser.next(f)) == frame_parser::status::frame) {
-        if (out.empty() || out.back().dest != f.dest) {
-            out.push_back({f.dest, {}, 0});
-        }
-        out.back().bytes += f.message;
-        ++out.back().frame_count;
-    }
-    return status;
-}
-}  // namespace
 
 class router {
   public:
@@ -144,69 +98,13 @@ class router {
     };
     using table = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
+    // Ids in accept order: see `admit` (common/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(std::move(socket));
+            return admit(
+                inbox_, std::move(socket), next_id_++, opts_.max_frame);
         });
     }
-
-    // Ids are given in accept order: the accept loop numbers the client
-    // and queues its `new_client` before it accepts the next one, and
-    // before the client's reader can queue anything.
-    awaitable<void> admit(tcp::socket socket) {
-        const client_id id = next_id_++;
-        try {
-            auto [read_half, write_half] = split(std::move(socket));
-            message hello = new_client{id, std::move(write_half)};
-            co_await inbox_.async_send(
-                error_code{}, std::move(hello), as_tuple);
-            co_spawn(acceptor_.get_executor(),
-                     reader(std::move(read_half), id),
-                     asio::detached);
-        } catch (const boost::system::system_error& e) {
-            // No descriptor left to dup: this client only is turned away.
-            log("client ", id, ": ", e.what(), "; closing it");
-        }
-    }
-
-    // snippet: csp_channel_per_writer-reader
-    // One message per read: every complete frame in it is sent on, even
-    // at EOF. The channel is FIFO for each sender, so this client's frames
-    // reach the dispatcher in order, and all of them before its
-    // `client_left`: what it sent completely is still forwarded.
-    awaitable<void> reader(tcp::socket socket, client_id id) {
-        frame_parser parser(opts_.max_frame);
-        error_code ec;
-        auto status = frame_parser::status::need_more;
-        while (!ec && status != frame_parser::status::too_long) {
-            auto space = parser.prepare(read_size);
-            std::size_t n = 0;
-            std::tie(ec, n) = co_await socket.async_read_some(
-                asio::buffer(space.data(), space.size()), as_tuple);
-            parser.commit(n);
-            frames batch{id, {}};
-            status = take_frames(parser, batch.parcels);
-            if (!batch.parcels.empty()) {
-                co_await inbox_.async_send(
-                    error_code{}, std::move(batch), as_tuple);
-            }
-        }
-        if (status == frame_parser::status::too_long) {
-            log("client ",
-                id,
-                ": frame longer than --max-frame (",
-                opts_.max_frame,
-                " bytes), closing it");
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
-        }
-        // Ends the connection now, though the dispatcher's half of the
-        // descriptor stays open until it takes `client_left`.
-        socket.shutdown(tcp::socket::shutdown_both, ec);
-        message bye = client_left{id};
-        co_await inbox_.async_send(error_code{}, std::move(bye), as_tuple);
-    }
-    // snippet-end
 
     // snippet: csp_channel_per_writer-dispatcher
     // The only task that touches the table, so no lock guards it. It
@@ -250,7 +148,7 @@ class router {
     void deliver(table& writers, client_id from, parcel& p) {
         auto it = writers.find(p.dest);
         if (it == writers.end()) {
-            drop(p, from);
+            drop(drops_, p, from);
             return;
         }
         peer& dest = *it->second;
@@ -266,7 +164,7 @@ class router {
                 " bytes) queued for it, disconnecting it as a slow consumer");
             disconnect(it->second);
             writers.erase(it);
-            drop(p, from);
+            drop(drops_, p, from);
             return;
         }
         dest.queued += size;
@@ -358,20 +256,13 @@ class router {
         });
     }
 
-    void drop(const parcel& p, client_id from) {
-        for (std::size_t i = 0; i < p.frame_count; ++i) {
-            drops_.dropped(p.dest, from);
-        }
-    }
-
     const options opts_;
     tcp::acceptor acceptor_;
     client_id next_id_ = 0;  // owned by the accept loop
     // The dispatcher and its spilled sends run here.
     asio::strand<asio::io_context::executor_type> strand_;
-    // Readers and the accept loop -> dispatcher. Thread-safe by itself.
-    asio::experimental::concurrent_channel<void(error_code, message)> inbox_;
-    drop_counter drops_;  // atomic, though only the dispatcher counts
+    inbox_channel inbox_;  // thread-safe by itself
+    drop_counter drops_;   // atomic, though only the dispatcher counts
 };
 
 }  // namespace csp_channel_per_writer

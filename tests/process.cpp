@@ -39,9 +39,26 @@ process::process(const std::vector<std::string>& argv,
         args.push_back(const_cast<char*>(a.c_str()));
     }
     args.push_back(nullptr);
+    // `env` adds to the inherited environment and overrides a variable
+    // of the same name: getenv() would find the inherited one first.
+    auto overridden = [&env](std::string_view entry) {
+        const auto eq = entry.find('=');
+        if (eq == std::string_view::npos) {
+            return false;
+        }
+        const auto name = entry.substr(0, eq + 1);
+        for (const auto& e : env) {
+            if (e.starts_with(name)) {
+                return true;
+            }
+        }
+        return false;
+    };
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
-        env_strings.emplace_back(*e);
+        if (!overridden(*e)) {
+            env_strings.emplace_back(*e);
+        }
     }
     env_strings.insert(env_strings.end(), env.begin(), env.end());
     std::vector<char*> envp;

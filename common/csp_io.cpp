@@ -1,0 +1,101 @@
+// The channel variants' shared half: see csp_io.hpp.
+#include "csp_io.hpp"
+
+#include <tuple>
+#include <utility>
+
+#include "frame_parser.hpp"
+
+namespace common {
+
+namespace {
+
+constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t read_size = 64 * 1024;
+
+// Moves every complete frame in `parser` into `out`, in order.
+frame_parser::status take_frames(frame_parser& parser,
+                                 std::vector<parcel>& out) {
+    frame f;
+    auto status = frame_parser::status::frame;
+    while ((status = parser.next(f)) == frame_parser::status::frame) {
+        if (out.empty() || out.back().dest != f.dest) {
+            out.push_back({f.dest, {}, 0});
+        }
+        out.back().bytes += f.message;
+        ++out.back().frame_count;
+    }
+    return status;
+}
+
+}  // namespace
+
+// Ids are given in accept order: the accept loop numbers the client and
+// queues its `new_client` before it accepts the next one, and before the
+// client's reader can queue anything.
+asio::awaitable<void> admit(inbox_channel& inbox,
+                            tcp::socket socket,
+                            client_id id,
+                            std::size_t max_frame) {
+    try {
+        auto [read_half, write_half] = split(std::move(socket));
+        message hello = new_client{id, std::move(write_half)};
+        co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
+        // On the accept loop's executor, as the accept loop itself.
+        co_spawn(co_await asio::this_coro::executor,
+                 reader(inbox, std::move(read_half), id, max_frame),
+                 asio::detached);
+    } catch (const boost::system::system_error& e) {
+        // No descriptor left to dup: this client only is turned away.
+        log("client ", id, ": ", e.what(), "; closing it");
+    }
+}
+
+// snippet: csp_io-reader
+// One message per read: every complete frame in it is sent on, even at
+// EOF. The channel is FIFO for each sender, so this client's frames reach
+// the dispatcher in order, and all of them before its `client_left`: what
+// it sent completely is still forwarded.
+asio::awaitable<void> reader(inbox_channel& inbox,
+                             tcp::socket socket,
+                             client_id id,
+                             std::size_t max_frame) {
+    frame_parser parser(max_frame);
+    error_code ec;
+    auto status = frame_parser::status::need_more;
+    while (!ec && status != frame_parser::status::too_long) {
+        auto space = parser.prepare(read_size);
+        std::size_t n = 0;
+        std::tie(ec, n) = co_await socket.async_read_some(
+            asio::buffer(space.data(), space.size()), as_tuple);
+        parser.commit(n);
+        frames batch{id, {}};
+        status = take_frames(parser, batch.parcels);
+        if (!batch.parcels.empty()) {
+            co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);
+        }
+    }
+    if (status == frame_parser::status::too_long) {
+        log("client ",
+            id,
+            ": frame longer than --max-frame (",
+            max_frame,
+            " bytes), closing it");
+    } else if (!is_normal_close(ec)) {
+        log("client ", id, ": ", ec.message());
+    }
+    // Ends the connection now, though the writing half of the descriptor
+    // stays open until the dispatcher takes `client_left`.
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    message bye = client_left{id};
+    co_await inbox.async_send(error_code{}, std::move(bye), as_tuple);
+}
+// snippet-end
+
+void drop(drop_counter& drops, const parcel& p, client_id from) {
+    for (std::size_t i = 0; i < p.frame_count; ++i) {
+        drops.dropped(p.dest, from);
+    }
+}
+
+}  // namespace common

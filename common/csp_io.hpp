@@ -1,0 +1,83 @@
+// What both channel variants (csp, csp_channel_per_writer) do before the
+// dispatcher: the messages the tasks send it, the admission of a new
+// client and the reader that turns a client's bytes into `frames`. Who
+// writes to the clients is each variant's server.cpp; everything else is
+// here, written once, so that
+// `diff -u csp/server.cpp csp_channel_per_writer/server.cpp` is about who
+// does the writing and nothing else.
+//
+// Why free coroutines and not a base class (as common/reactor_io.hpp is
+// for the reactors): nothing here calls back into the router. A reader's
+// one link to the rest of the server is the inbox, and taking the inbox
+// as a parameter shows in the signature what CSP promises: a reader can
+// reach the dispatcher's table only by sending it a message. A base would
+// hand these functions the whole router, table and all, for nothing.
+#pragma once
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <cstddef>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "id.hpp"
+#include "log.hpp"
+#include "net.hpp"
+
+namespace common {
+
+// The article's channel capacity: how many messages the readers may get
+// ahead of the dispatcher before they wait (back-pressure).
+inline constexpr std::size_t inbox_capacity = 100;
+
+// snippet: csp_io-messages
+// Whole frames as the destination receives them (payload and its 0), for
+// one destination: a reader joins consecutive frames to the same client,
+// so a read full of small frames costs one message, not one per frame.
+struct parcel {
+    client_id dest;
+    std::string bytes;
+    std::size_t frame_count = 0;  // for the drop count
+};
+
+// What the tasks tell the dispatcher: the article's `New` and `Send`, and
+// `client_left`, without which the table would only ever grow.
+struct frames {
+    client_id from;
+    std::vector<parcel> parcels;  // every complete frame of one read
+};
+struct new_client {
+    client_id id;
+    tcp::socket writer;  // the write half: whoever writes to the client
+};
+struct client_left {
+    client_id id;
+};
+using message = std::variant<frames, new_client, client_left>;
+// snippet-end
+// A pitfall of g++ 12: an aggregate brace-initialised inside a co_await
+// expression (`co_await ch.async_send(ec, new_client{...})`) is destroyed
+// twice. Every message is therefore named before it is sent.
+
+// Readers and the accept loop -> dispatcher. Thread-safe by itself.
+using inbox_channel =
+    asio::experimental::concurrent_channel<void(error_code, message)>;
+
+// Numbers and announces a new client, then starts its reader. Awaited by
+// the accept loop (see accept_loop in net.hpp) before its next accept.
+asio::awaitable<void> admit(inbox_channel& inbox,
+                            tcp::socket socket,
+                            client_id id,
+                            std::size_t max_frame);
+
+// Reads the client until it leaves or breaks the protocol: its frames as
+// `frames` messages, then one `client_left`.
+asio::awaitable<void> reader(inbox_channel& inbox,
+                             tcp::socket socket,
+                             client_id id,
+                             std::size_t max_frame);
+
+// Counts every frame of an undeliverable parcel as dropped.
+void drop(drop_counter& drops, const parcel& p, client_id from);
+
+}  // namespace common

@@ -1,0 +1,300 @@
+// libFuzzer target for common::router_core, the sans-I/O state machine
+// both reactors drive: any sequence of events (connects, reads of any
+// bytes from any id, partial writes, departures) against a plain model of
+// CONTRACT.md written here from scratch.
+//
+// After every event the core and the model must agree on who is
+// connected, on every byte queued for every client, on the drop count,
+// and on whom the core closed and why; queued output must stay within
+// max_pending, and the driver must have been told about every client with
+// output to write, never twice for the same backlog.
+//
+// Input: FuzzedDataProvider; the last bytes choose max_frame (0-64) and
+// max_pending (0-512), then each event is an op byte and its operands
+// read from the back, with the bytes of reads and frames from the front.
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/id.hpp"
+#include "common/router_core.hpp"
+
+namespace {
+
+using common::client_id;
+using common::router_core;
+using reason = router_core::close_reason;
+
+[[noreturn]] void fail(const char* what, client_id id = 0) {
+    std::fprintf(stderr, "router_core_fuzz: %s (client %u)\n", what, id);
+    std::abort();
+}
+
+// CONTRACT.md as a model: each client's unparsed input and queued output,
+// routed frame by frame.
+class model {
+  public:
+    model(std::size_t max_frame, std::size_t max_pending)
+        : max_frame_(max_frame), max_pending_(max_pending) {}
+
+    client_id connect() {
+        const auto id = next_id_++;
+        const auto wire = common::encode_id(id);
+        clients_[id].out.assign(wire.begin(), wire.end());
+        return id;
+    }
+
+    void received(client_id from, const std::string& bytes) {
+        auto it = clients_.find(from);
+        if (it == clients_.end()) {
+            return;
+        }
+        it->second.in += bytes;
+        // The sender may be closed meanwhile (a slow consumer of its own
+        // frames): the frames it completed are still routed.
+        std::string in = std::move(it->second.in);
+        bool sender_closed = false;
+        std::size_t pos = 0;
+        for (;;) {
+            if (in.size() - pos <= 4) {
+                break;
+            }
+            const auto zero = in.find('\0', pos + 4);
+            const auto len =
+                (zero == std::string::npos ? in.size() : zero) - (pos + 4);
+            if (len > max_frame_) {
+                if (!sender_closed && clients_.count(from) != 0) {
+                    close(from, reason::protocol_error);
+                }
+                sender_closed = true;
+                break;
+            }
+            if (zero == std::string::npos) {
+                break;
+            }
+            deliver(common::decode_id(in.data() + pos),
+                    in.substr(pos + 4, len + 1));
+            pos = zero + 1;
+            sender_closed = sender_closed || clients_.count(from) == 0;
+        }
+        if (auto again = clients_.find(from); again != clients_.end()) {
+            again->second.in = in.substr(pos);
+        }
+    }
+
+    void wrote(client_id id, std::size_t n) {
+        if (auto it = clients_.find(id); it != clients_.end()) {
+            it->second.out.erase(0, n);
+        }
+    }
+
+    void left(client_id id) { clients_.erase(id); }
+
+    const std::string* output(client_id id) const {
+        auto it = clients_.find(id);
+        return it == clients_.end() ? nullptr : &it->second.out;
+    }
+    client_id next_id() const { return next_id_; }
+    std::size_t size() const { return clients_.size(); }
+    std::uint64_t drops() const { return drops_; }
+    std::vector<router_core::closure>& closures() { return closures_; }
+
+  private:
+    struct client {
+        std::string in, out;
+    };
+
+    void deliver(client_id dest, const std::string& message) {
+        auto it = clients_.find(dest);
+        if (it == clients_.end()) {
+            ++drops_;
+            return;
+        }
+        if (it->second.out.size() + message.size() > max_pending_) {
+            close(dest, reason::slow_consumer);
+            return;
+        }
+        it->second.out += message;
+    }
+
+    void close(client_id id, reason why) {
+        clients_.erase(id);
+        closures_.push_back({id, why});
+    }
+
+    std::size_t max_frame_, max_pending_;
+    client_id next_id_ = 0;
+    std::map<client_id, client> clients_;
+    std::uint64_t drops_ = 0;
+    std::vector<router_core::closure> closures_;
+};
+
+// Everything the core and the model must agree on, checked after each
+// event.
+void compare(const router_core& core, const model& m, std::size_t max_pending) {
+    if (core.size() != m.size()) {
+        fail("number of connected clients differs");
+    }
+    if (core.drops() != m.drops()) {
+        fail("drop count differs");
+    }
+    for (client_id id = 0; id <= m.next_id(); ++id) {
+        const std::string* expected = m.output(id);
+        if (core.connected(id) != (expected != nullptr)) {
+            fail("connected() differs", id);
+        }
+        if (expected == nullptr) {
+            if (!core.output(id).empty()) {
+                fail("output queued for a client that is gone", id);
+            }
+            continue;
+        }
+        if (core.output(id) != *expected) {
+            fail("queued output differs", id);
+        }
+        if (expected->size() > std::max<std::size_t>(max_pending, 4)) {
+            fail("more than max_pending queued", id);
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    // The core logs drops and closures; millions of runs need silence.
+    setenv("ROUTER_LOG", "quiet", 1);
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
+    FuzzedDataProvider in(data, size);
+    const auto max_frame = in.ConsumeIntegralInRange<std::size_t>(0, 64);
+    const auto max_pending = in.ConsumeIntegralInRange<std::size_t>(0, 512);
+    router_core core(max_frame, max_pending);
+    model m(max_frame, max_pending);
+    // Clients handed to the driver by take_writers() whose output has not
+    // been emptied since: the driver's to write.
+    std::set<client_id> listed;
+    std::vector<client_id> writers;
+    std::vector<router_core::closure> closures;
+    // Any id, including ones never given out and ones that left.
+    auto pick = [&] {
+        return in.ConsumeIntegralInRange<client_id>(0, m.next_id() + 1);
+    };
+    while (in.remaining_bytes() > 0) {
+        switch (in.ConsumeIntegralInRange(0, 6)) {
+            case 0:
+                if (m.next_id() < 32 && core.connect() != m.connect()) {
+                    fail("ids are not given in order from 0");
+                }
+                break;
+            case 1: {  // raw bytes, copied in
+                const auto id = pick();
+                const auto bytes = in.ConsumeBytesAsString(
+                    in.ConsumeIntegralInRange<std::size_t>(0,
+                                                           2 * max_frame + 16));
+                core.received(id, std::string_view(bytes));
+                m.received(id, bytes);
+                break;
+            }
+            case 2: {  // a well-formed frame, so that routes are taken often
+                const auto id = pick();
+                const auto dest = pick();
+                auto payload = in.ConsumeBytesAsString(
+                    in.ConsumeIntegralInRange<std::size_t>(0, max_frame + 1));
+                std::replace(payload.begin(), payload.end(), '\0', 'z');
+                const auto wire = common::encode_id(dest);
+                std::string frame(wire.begin(), wire.end());
+                frame += payload;
+                frame += '\0';
+                core.received(id, std::string_view(frame));
+                m.received(id, frame);
+                break;
+            }
+            case 3: {  // in place, as a socket read: offered more than it fills
+                const auto id = pick();
+                const auto bytes = in.ConsumeBytesAsString(
+                    in.ConsumeIntegralInRange<std::size_t>(0,
+                                                           2 * max_frame + 16));
+                auto space = core.read_buffer(id, bytes.size() + 32);
+                if (!core.connected(id)) {
+                    if (!space.empty()) {
+                        fail("a read buffer for a client that is gone", id);
+                    }
+                    break;
+                }
+                if (space.size() < bytes.size() + 32) {
+                    fail("read_buffer() gave less room than asked", id);
+                }
+                std::memcpy(space.data(), bytes.data(), bytes.size());
+                core.received(id, bytes.size());
+                m.received(id, bytes);
+                break;
+            }
+            case 4: {  // the socket takes part of the output
+                // A driver writes only to clients it was handed.
+                const auto id = pick();
+                if (listed.count(id) == 0) {
+                    break;
+                }
+                const auto queued = core.output(id).size();
+                const auto n =
+                    in.ConsumeIntegralInRange<std::size_t>(0, queued);
+                core.wrote(id, n);
+                m.wrote(id, n);
+                if (n == queued) {
+                    listed.erase(id);
+                }
+                break;
+            }
+            case 5: {
+                const auto id = pick();
+                core.left(id);
+                m.left(id);
+                listed.erase(id);
+                break;
+            }
+            case 6:
+                writers.clear();
+                core.take_writers(writers);
+                for (auto id : writers) {
+                    if (!listed.insert(id).second && !core.output(id).empty()) {
+                        fail("listed twice for one backlog", id);
+                    }
+                }
+                closures.clear();
+                core.take_closures(closures);
+                if (closures.size() != m.closures().size()) {
+                    fail("a different number of clients closed");
+                }
+                for (std::size_t i = 0; i < closures.size(); ++i) {
+                    if (closures[i].id != m.closures()[i].id ||
+                        closures[i].why != m.closures()[i].why) {
+                        fail("a different client closed, or for another reason",
+                             closures[i].id);
+                    }
+                    listed.erase(closures[i].id);
+                }
+                m.closures().clear();
+                // Whoever has output to write has been handed to the driver.
+                for (client_id id = 0; id < m.next_id(); ++id) {
+                    if (!core.output(id).empty() && listed.count(id) == 0) {
+                        fail("output queued but the driver was never told", id);
+                    }
+                }
+                break;
+        }
+        compare(core, m, max_pending);
+    }
+    return 0;
+}

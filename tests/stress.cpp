@@ -1,0 +1,388 @@
+#include "stress.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+#include <thread>
+
+#include "common/id.hpp"
+
+namespace testing {
+
+namespace {
+
+[[noreturn]] void fail_errno(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+std::string proc_path(pid_t pid, const char* file) {
+    return "/proc/" + std::to_string(pid) + "/" + file;
+}
+
+std::size_t status_kib(pid_t pid, const std::string& key) {
+    std::ifstream in(proc_path(pid, "status"));
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with(key + ":")) {
+            return std::stoul(line.substr(key.size() + 1));
+        }
+    }
+    throw std::runtime_error("no " + key + " in /proc/" + std::to_string(pid) +
+                             "/status");
+}
+
+}  // namespace
+
+void report(const std::string& line) {
+    static const bool on = std::getenv("ROUTER_STRESS_REPORT") != nullptr;
+    if (on) {
+        std::fprintf(stderr, "[stress] %s\n", line.c_str());
+    }
+}
+
+bool raise_fd_limit(std::size_t needed) {
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur >= needed) {
+        return true;
+    }
+    if (lim.rlim_max < needed) {
+        return false;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    return ::setrlimit(RLIMIT_NOFILE, &lim) == 0;
+}
+
+std::size_t fd_count(pid_t pid) {
+    std::size_t n = 0;
+    for ([[maybe_unused]] auto& e :
+         std::filesystem::directory_iterator(proc_path(pid, "fd"))) {
+        ++n;
+    }
+    return n;
+}
+
+std::size_t rss_kib(pid_t pid) {
+    return status_kib(pid, "VmRSS");
+}
+
+std::size_t peak_rss_kib(pid_t pid) {
+    return status_kib(pid, "VmHWM");
+}
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream in(proc_path(pid, "stat"));
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    // The command name may hold spaces: count fields after its ')'.
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {
+        if (i == 14) {
+            utime = std::stoull(field);
+        } else if (i == 15) {
+            stime = std::stoull(field);
+            break;
+        }
+    }
+    return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
+}
+
+bool eventually(const std::function<bool()>& done, clock::duration within) {
+    const auto deadline = clock::now() + within;
+    while (!done()) {
+        if (clock::now() > deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+namespace {
+std::vector<std::string> server_argv(const std::string& variant,
+                                     std::vector<std::string> args,
+                                     std::optional<std::size_t> nofile) {
+    std::vector<std::string> argv;
+    if (nofile) {
+        // util-linux's prlimit sets the limit, then execs: same pid.
+        argv = {
+            "/usr/bin/prlimit", "--nofile=" + std::to_string(*nofile), "--"};
+    }
+    argv.push_back(binary_path(variant));
+    argv.push_back("--port");
+    argv.push_back("0");
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+}  // namespace
+
+server_process::server_process(const std::string& variant,
+                               std::vector<std::string> args,
+                               std::optional<std::size_t> nofile,
+                               std::vector<std::string> env)
+    : proc_(server_argv(variant, std::move(args), nofile), [&env] {
+          env.push_back("ROUTER_LOG=quiet");
+          return env;
+      }()) {
+    const auto line = proc_.read_stdout_line();
+    port_ = port_of(line);
+    if (port_ == 0) {
+        throw std::runtime_error(variant + " did not start: '" + line + "'");
+    }
+}
+
+std::string server_process::describe() {
+    const auto status = proc_.wait(0ms);
+    if (!status) {
+        return "running";
+    }
+    std::string err;
+    try {
+        err = proc_.read_stderr_all(1s);
+    } catch (const timeout_error&) {
+    }
+    return "exited with status " + std::to_string(*status) + "; stderr:\n" +
+           err;
+}
+
+std::optional<int> server_process::terminate(clock::duration within,
+                                             std::string& err) {
+    proc_.signal(SIGTERM);
+    auto status = proc_.wait(within);
+    if (status) {
+        try {
+            err = proc_.read_stderr_all(2s);
+        } catch (const timeout_error&) {
+            err = "(stderr not closed)";
+        }
+    }
+    return status;
+}
+
+swarm::swarm(std::uint16_t port) : port_(port) {}
+
+swarm::~swarm() {
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+        close(i);
+    }
+}
+
+std::size_t swarm::connect(int rcvbuf) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fail_errno("socket");
+    }
+    if (rcvbuf > 0) {
+        // Before connect, so the window is small from the start.
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const int e = errno;
+        ::close(fd);
+        errno = e;
+        fail_errno("connect");
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    auto p = std::make_unique<peer>();
+    p->fd = fd;
+    peers_.push_back(std::move(p));
+    return peers_.size() - 1;
+}
+
+void swarm::close(std::size_t i, bool reset) {
+    peer& p = *peers_[i];
+    if (p.fd >= 0) {
+        if (reset) {
+            linger l{1, 0};
+            ::setsockopt(p.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+        }
+        ::close(p.fd);
+        p.fd = -1;
+    }
+    p.closed = true;
+    p.out.clear();
+}
+
+void swarm::on_readable(peer& p) {
+    char buf[65536];
+    // A bounded number of reads per round, so one busy peer cannot starve
+    // the others.
+    for (int i = 0; i < 16 && !p.closed; ++i) {
+        const auto r = ::recv(p.fd, buf, sizeof buf, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        if (r <= 0) {
+            // EOF, or a reset: either way the server is done with it.
+            ::close(p.fd);
+            p.fd = -1;
+            p.closed = true;
+            p.out.clear();
+            return;
+        }
+        std::string_view got(buf, static_cast<std::size_t>(r));
+        p.received += got.size();
+        if (!p.id) {
+            const auto need = 4 - p.in.size();
+            p.in.append(got.substr(0, need));
+            got.remove_prefix(std::min(need, got.size()));
+            if (p.in.size() == 4) {
+                p.id = common::decode_id(p.in.data());
+                p.in.clear();
+            }
+        }
+        if (p.keep_input) {
+            p.in.append(got);
+        }
+    }
+}
+
+void swarm::on_writable(peer& p) {
+    while (!p.out.empty() && !p.closed) {
+        const auto n = ::send(p.fd, p.out.data(), p.out.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return;
+            }
+            // EPIPE or a reset: the server closed this connection.
+            ::close(p.fd);
+            p.fd = -1;
+            p.closed = true;
+            p.out.clear();
+            return;
+        }
+        p.sent += static_cast<std::size_t>(n);
+        p.out.erase(0, static_cast<std::size_t>(n));
+    }
+}
+
+void swarm::round(int timeout_ms) {
+    std::vector<pollfd> fds;
+    std::vector<peer*> owners;
+    for (auto& p : peers_) {
+        // A paused peer is not watched for input at all: its hang-up
+        // would otherwise wake every round.
+        if (!p->closed && !(p->paused && p->out.empty())) {
+            const short events =
+                (p->paused ? 0 : POLLIN) | (p->out.empty() ? 0 : POLLOUT);
+            fds.push_back({p->fd, events, 0});
+            owners.push_back(p.get());
+        }
+    }
+    if (fds.empty()) {
+        return;
+    }
+    const int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (n < 0 && errno != EINTR) {
+        fail_errno("poll");
+    }
+    for (std::size_t i = 0; n > 0 && i < fds.size(); ++i) {
+        if (fds[i].revents & POLLOUT) {
+            on_writable(*owners[i]);
+        }
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !owners[i]->paused) {
+            on_readable(*owners[i]);
+        }
+    }
+}
+
+void swarm::pump_until(const std::function<bool()>& done,
+                       const std::string& what,
+                       clock::duration within) {
+    const auto deadline = clock::now() + within;
+    while (!done()) {
+        if (clock::now() > deadline) {
+            throw timeout_error("timed out: " + what);
+        }
+        round(10);
+    }
+}
+
+void swarm::pump_for(clock::duration d) {
+    const auto end = clock::now() + d;
+    while (clock::now() < end) {
+        round(10);
+    }
+}
+
+std::string numbered_payload(const std::string& label, std::uint64_t seq) {
+    std::string p = label + "#" + std::to_string(seq) + ":";
+    p.append(seq * 37 % 201, static_cast<char>('a' + seq % 26));
+    return p;
+}
+
+std::optional<std::string> pop_message(std::string& in) {
+    const auto zero = in.find('\0');
+    if (zero == std::string::npos) {
+        return std::nullopt;
+    }
+    auto msg = in.substr(0, zero + 1);
+    in.erase(0, zero + 1);
+    return msg;
+}
+
+pair_traffic::pair_traffic(swarm& s, std::size_t a, std::size_t b, int window)
+    : swarm_(s), dirs_{{a, b}, {b, a}}, window_(window) {}
+
+bool pair_traffic::step() {
+    return error_.empty() && step(dirs_[0]) && step(dirs_[1]);
+}
+
+bool pair_traffic::step(direction& d) {
+    peer& from = swarm_[d.from];
+    peer& to = swarm_[d.to];
+    const auto label = "p" + std::to_string(d.from);
+    if (from.closed || to.closed) {
+        error_ = "the server closed " + label + "'s pair";
+        return false;
+    }
+    if (!from.id || !to.id) {
+        return true;  // not yet known: nothing to send to
+    }
+    while (!stopping_ && d.next_send - d.next_recv < std::uint64_t(window_)) {
+        from.out += frame_bytes(*to.id, numbered_payload(label, d.next_send));
+        ++d.next_send;
+    }
+    while (auto msg = pop_message(to.in)) {
+        auto expected = numbered_payload(label, d.next_recv) + '\0';
+        if (d.next_recv == d.next_send || *msg != expected) {
+            error_ = "peer " + std::to_string(d.to) + " got '" +
+                     msg->substr(0, 60) + "', expected '" +
+                     expected.substr(0, 60) + "'";
+            return false;
+        }
+        ++d.next_recv;
+    }
+    return true;
+}
+
+bool pair_traffic::drained() const {
+    return dirs_[0].next_recv == dirs_[0].next_send &&
+           dirs_[1].next_recv == dirs_[1].next_send;
+}
+
+std::uint64_t pair_traffic::delivered() const {
+    return dirs_[0].next_recv + dirs_[1].next_recv;
+}
+
+}  // namespace testing
