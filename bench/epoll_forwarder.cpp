@@ -69,11 +69,12 @@ struct conn {
     int fd;
     common::client_id id;
     common::frame_parser parser;
-    std::string out;        // bytes queued for this client
-    std::size_t sent = 0;   // prefix of `out` already written
-    bool dirty = false;     // in the flush list of this batch
-    bool blocked = false;   // last write hit EAGAIN: wait for EPOLLOUT
-    bool closed = false;    // removed from the table, freed after the batch
+    std::string out;       // bytes queued for this client
+    std::size_t sent = 0;  // prefix of `out` already written
+    bool dirty = false;    // in the flush list of this batch
+    bool blocked = false;  // last write hit EAGAIN: wait for EPOLLOUT
+    bool closed = false;   // removed from the table, freed after the batch
+    bool unread = false;   // stopped reading at its fair share: resume
     conn(int f, common::client_id i, std::size_t max_frame)
         : fd(f), id(i), parser(max_frame) {}
     std::size_t pending() const { return out.size() - sent; }
@@ -98,6 +99,7 @@ class forwarder {
     bool accept_paused_ = false;
     std::vector<std::unique_ptr<conn>> table_;  // index: id; null once gone
     std::vector<conn*> dirty_;                  // to flush after this batch
+    std::vector<conn*> unread_;  // still readable: no new edge will say so
     std::vector<std::unique_ptr<conn>> graveyard_;
     std::uint64_t drops_ = 0;
 };
@@ -110,8 +112,7 @@ int forwarder::open(std::uint16_t& port) {
     a.sin_family = AF_INET;
     a.sin_port = htons(opts_.port);
     if (::inet_pton(AF_INET, opts_.bind.c_str(), &a.sin_addr) != 1) {
-        std::cerr << "epoll_forwarder: bad IPv4 address " << opts_.bind
-                  << "\n";
+        std::cerr << "epoll_forwarder: bad IPv4 address " << opts_.bind << "\n";
         return 1;
     }
     if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
@@ -139,8 +140,10 @@ int forwarder::run(int sigfd) {
     std::vector<epoll_event> events(1024);
     for (;;) {
         // While accepting is paused (EMFILE), wake every 50 ms to retry.
-        const int n = ::epoll_wait(
-            ep_, events.data(), int(events.size()), accept_paused_ ? 50 : -1);
+        // A connection left unread must not wait for an edge: poll.
+        const int timeout = !unread_.empty() ? 0 : accept_paused_ ? 50 : -1;
+        const int n =
+            ::epoll_wait(ep_, events.data(), int(events.size()), timeout);
         if (n < 0 && errno != EINTR) {
             say(std::string("epoll_wait: ") + std::strerror(errno));
             return 1;
@@ -173,6 +176,15 @@ int forwarder::run(int sigfd) {
                 }
             }
         }
+        // Those that used up their share last time take their next turn.
+        std::vector<conn*> resume;
+        resume.swap(unread_);
+        for (conn* c : resume) {
+            c->unread = false;
+            if (!c->closed) {
+                on_readable(*c);
+            }
+        }
         // The batching: one write per destination per batch of events.
         for (std::size_t i = 0; i < dirty_.size(); ++i) {
             conn* c = dirty_[i];
@@ -188,7 +200,8 @@ int forwarder::run(int sigfd) {
 
 void forwarder::accept_all() {
     for (;;) {
-        int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd =
+            ::accept4(lfd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
@@ -215,8 +228,18 @@ void forwarder::accept_all() {
 }
 
 void forwarder::on_readable(conn& c) {
-    // Edge-triggered: read until a short read proves the socket drained.
-    for (;;) {
+    if (c.unread) {
+        return;  // its turn comes after this batch
+    }
+    // Edge-triggered: read until a short read proves the socket drained,
+    // but at most a fair share per batch: a client that floods the server
+    // must not starve every other one.
+    for (int share = 0;; ++share) {
+        if (share == 4) {
+            c.unread = true;
+            unread_.push_back(&c);
+            return;
+        }
         auto space = c.parser.prepare(read_chunk);
         const ssize_t n = ::read(c.fd, space.data(), space.size());
         if (n < 0 && errno == EINTR) {
@@ -255,11 +278,12 @@ void forwarder::deliver(conn& from, const common::frame& f) {
         return;
     }
     conn& to = *table_[f.dest];
-    to.out.append(f.message);
-    if (to.pending() > opts_.max_pending) {
+    // Checked before appending, so the buffer never grows past the bound.
+    if (to.pending() + f.message.size() > opts_.max_pending) {
         close_conn(to, "slow consumer: more than --max-pending queued");
         return;
     }
+    to.out.append(f.message);
     if (!to.dirty) {
         to.dirty = true;
         dirty_.push_back(&to);

@@ -52,9 +52,9 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using boost::system::error_code;
 using asio::awaitable;
 using asio::use_awaitable;
+using boost::system::error_code;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 using steady = std::chrono::steady_clock;
 
@@ -96,7 +96,8 @@ config parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         auto val = [&]() -> std::string_view {
-            if (i + 1 >= argc) usage_error(std::string(a) + ": needs a value");
+            if (i + 1 >= argc)
+                usage_error(std::string(a) + ": needs a value");
             return argv[++i];
         };
         auto num = [&]() -> double {
@@ -108,30 +109,51 @@ config parse(int argc, char** argv) {
             }
             return v;
         };
-        if (a == "--host") c.host = val();
-        else if (a == "--port") c.port = std::uint16_t(num());
+        if (a == "--host")
+            c.host = val();
+        else if (a == "--port")
+            c.port = std::uint16_t(num());
         else if (a == "--protocol") {
             auto p = val();
-            if (p == "router") c.protocol = config::router;
-            else if (p == "redis") c.protocol = config::redis;
-            else usage_error("--protocol: router or redis");
-        } else if (a == "--pairs") c.pairs = unsigned(num());
-        else if (a == "--size") c.size = std::size_t(num());
-        else if (a == "--window") c.window = unsigned(num());
-        else if (a == "--rate") c.rate = num();
-        else if (a == "--duration") c.duration = num();
-        else if (a == "--warmup") c.warmup = num();
-        else if (a == "--idle") c.idle = unsigned(num());
-        else if (a == "--slow-client") c.slow_client = true;
-        else if (a == "--flood-bytes") c.flood_bytes = std::size_t(num());
-        else if (a == "--server-pid") c.server_pid = int(num());
-        else if (a == "--stall-after") c.stall_after = num();
-        else if (a == "--connect-timeout") c.connect_timeout = num();
-        else usage_error(std::string(a) + ": unknown option");
+            if (p == "router")
+                c.protocol = config::router;
+            else if (p == "redis")
+                c.protocol = config::redis;
+            else
+                usage_error("--protocol: router or redis");
+        } else if (a == "--pairs")
+            c.pairs = unsigned(num());
+        else if (a == "--size")
+            c.size = std::size_t(num());
+        else if (a == "--window")
+            c.window = unsigned(num());
+        else if (a == "--rate")
+            c.rate = num();
+        else if (a == "--duration")
+            c.duration = num();
+        else if (a == "--warmup")
+            c.warmup = num();
+        else if (a == "--idle")
+            c.idle = unsigned(num());
+        else if (a == "--slow-client")
+            c.slow_client = true;
+        else if (a == "--flood-bytes")
+            c.flood_bytes = std::size_t(num());
+        else if (a == "--server-pid")
+            c.server_pid = int(num());
+        else if (a == "--stall-after")
+            c.stall_after = num();
+        else if (a == "--connect-timeout")
+            c.connect_timeout = num();
+        else
+            usage_error(std::string(a) + ": unknown option");
     }
-    if (c.pairs == 0 || c.window == 0) usage_error("--pairs and --window > 0");
-    if (c.pairs > (1u << 20)) usage_error("--pairs: at most 1048576");
-    if (c.duration <= 0) usage_error("--duration must be positive");
+    if (c.pairs == 0 || c.window == 0)
+        usage_error("--pairs and --window > 0");
+    if (c.pairs > (1u << 20))
+        usage_error("--pairs: at most 1048576");
+    if (c.duration <= 0)
+        usage_error("--duration must be positive");
     if (c.connect_timeout == 0) {
         c.connect_timeout = 10.0 + (c.idle + 2.0 * c.pairs) / 1000.0;
     }
@@ -167,7 +189,8 @@ std::uint64_t get7(const char* p, int n, bool& ok) {
 const std::string& pattern() {
     static const std::string p = [] {
         std::string s(1 << 20, '\0');
-        for (std::size_t j = 0; j < s.size(); ++j) s[j] = char(1 + j % 251);
+        for (std::size_t j = 0; j < s.size(); ++j)
+            s[j] = char(1 + j % 251);
         return s;
     }();
     return p;
@@ -190,7 +213,8 @@ class histogram {
     std::uint64_t max() const { return max_; }
     double mean() const { return total_ ? sum_ / double(total_) : 0; }
     std::uint64_t quantile(double q) const {
-        if (total_ == 0) return 0;
+        if (total_ == 0)
+            return 0;
         const auto rank = std::uint64_t(std::ceil(q * double(total_)));
         std::uint64_t seen = 0;
         for (std::size_t i = 0; i < counts_.size(); ++i) {
@@ -204,12 +228,14 @@ class histogram {
 
   private:
     static std::size_t index(std::uint64_t v) {
-        if (v < 16) return std::size_t(v);
+        if (v < 16)
+            return std::size_t(v);
         const int e = 63 - __builtin_clzll(v);
         return std::size_t(e - 3) * 16 + ((v >> (e - 4)) & 15);
     }
     static std::uint64_t mid(std::size_t i) {
-        if (i < 16) return i;
+        if (i < 16)
+            return i;
         const int e = int(i / 16) + 3;
         const std::uint64_t lower = (16 + i % 16) << (e - 4);
         return lower + (std::uint64_t(1) << (e - 4)) / 2;
@@ -242,18 +268,23 @@ const char* resp_parse(const char* p,
                        char& type,
                        std::vector<std::string_view>* parts,
                        int depth = 0) {
-    if (p >= end) return nullptr;
+    if (p >= end)
+        return nullptr;
     type = *p;
     const char* le = resp_line(p, end);
-    if (le == nullptr) return nullptr;
+    if (le == nullptr)
+        return nullptr;
     switch (type) {
         case '$':
         case '=':
         case '!': {
             const long long n = resp_int(p + 1, le);
-            if (n < 0) return le;
-            if (end - le < n + 2) return nullptr;
-            if (parts && depth == 1) parts->emplace_back(le, std::size_t(n));
+            if (n < 0)
+                return le;
+            if (end - le < n + 2)
+                return nullptr;
+            if (parts && depth == 1)
+                parts->emplace_back(le, std::size_t(n));
             return le + n + 2;
         }
         case '*':
@@ -262,12 +293,14 @@ const char* resp_parse(const char* p,
         case '%':
         case '|': {
             long long n = resp_int(p + 1, le);
-            if (type == '%' || type == '|') n *= 2;
+            if (type == '%' || type == '|')
+                n *= 2;
             const char* q = le;
             for (long long i = 0; i < n; ++i) {
                 char t;
                 q = resp_parse(q, end, t, parts, depth + 1);
-                if (q == nullptr) return nullptr;
+                if (q == nullptr)
+                    return nullptr;
             }
             return q;
         }
@@ -325,7 +358,8 @@ struct proc_sample {
 
 proc_sample read_proc(int pid) {
     proc_sample s;
-    if (pid <= 0) return s;
+    if (pid <= 0)
+        return s;
     std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
     std::string all((std::istreambuf_iterator<char>(st)), {});
     // Fields after the command name, which may hold spaces: after ")".
@@ -334,15 +368,19 @@ proc_sample read_proc(int pid) {
         std::string f;
         unsigned long long ut = 0, stt = 0;
         for (int i = 3; i <= 15 && is >> f; ++i) {
-            if (i == 14) ut = std::stoull(f);
-            if (i == 15) stt = std::stoull(f);
+            if (i == 14)
+                ut = std::stoull(f);
+            if (i == 15)
+                stt = std::stoull(f);
         }
         s.cpu_s = double(ut + stt) / double(sysconf(_SC_CLK_TCK));
     }
     std::ifstream ss("/proc/" + std::to_string(pid) + "/status");
     for (std::string line; std::getline(ss, line);) {
-        if (line.starts_with("VmRSS:")) s.rss_kb = std::stol(line.substr(6));
-        if (line.starts_with("VmHWM:")) s.hwm_kb = std::stol(line.substr(6));
+        if (line.starts_with("VmRSS:"))
+            s.rss_kb = std::stol(line.substr(6));
+        if (line.starts_with("VmHWM:"))
+            s.hwm_kb = std::stol(line.substr(6));
     }
     return s;
 }
@@ -352,12 +390,16 @@ proc_sample read_proc(int pid) {
 class loadgen {
   public:
     loadgen(asio::io_context& ioc, config c)
-        : ioc_(ioc), cfg_(std::move(c)), timer_(ioc), tick_(ioc),
+        : ioc_(ioc),
+          cfg_(std::move(c)),
+          timer_(ioc),
+          tick_(ioc),
           sampler_(ioc) {
         if (cfg_.size < header_size) {
             usage_error("--size: at least " + std::to_string(header_size));
         }
-        if (cfg_.size > pattern().size() - 256) usage_error("--size: too big");
+        if (cfg_.size > pattern().size() - 256)
+            usage_error("--size: too big");
         const unsigned total =
             cfg_.idle + 2 * cfg_.pairs + (cfg_.slow_client ? 2 : 0);
         for (unsigned i = 0; i < total; ++i) {
@@ -365,7 +407,8 @@ class loadgen {
         }
         // Idle connections first, then the pairs, then slow and flooder.
         unsigned k = 0;
-        for (unsigned i = 0; i < cfg_.idle; ++i) clients_[k++]->kind = role::idle;
+        for (unsigned i = 0; i < cfg_.idle; ++i)
+            clients_[k++]->kind = role::idle;
         for (unsigned i = 0; i < 2 * cfg_.pairs; ++i) {
             client& c = *clients_[k++];
             c.index = i;
@@ -392,7 +435,8 @@ class loadgen {
 
     void start() {
         t0_ = steady::now();
-        if (cfg_.server_pid > 0) sample();
+        if (cfg_.server_pid > 0)
+            sample();
         for (unsigned i = 0; i < cfg_.connect_parallel; ++i) {
             co_spawn(ioc_, connector(), asio::detached);
         }
@@ -430,24 +474,28 @@ class loadgen {
         while (next_connect_ < clients_.size() && connect_failed_.empty()) {
             client& c = *clients_[next_connect_++];
             if (auto err = co_await setup(c); !err.empty()) {
-                if (connect_failed_.empty()) connect_failed_ = err;
+                if (connect_failed_.empty())
+                    connect_failed_ = err;
                 finish();
                 co_return;
             }
-            if (++connected_ == clients_.size()) begin_run();
+            if (++connected_ == clients_.size())
+                begin_run();
         }
     }
 
     awaitable<std::string> setup(client& c) {
         tcp::endpoint ep(asio::ip::make_address(cfg_.host), cfg_.port);
         auto [ec] = co_await c.sock.async_connect(ep, as_tuple);
-        if (ec) co_return "connect: " + ec.message();
+        if (ec)
+            co_return "connect: " + ec.message();
         c.sock.set_option(tcp::no_delay(true), ec);
         if (cfg_.protocol == config::router) {
             std::array<unsigned char, 4> idb;
             auto [ec2, n] =
                 co_await asio::async_read(c.sock, asio::buffer(idb), as_tuple);
-            if (ec2) co_return "reading the id: " + ec2.message();
+            if (ec2)
+                co_return "reading the id: " + ec2.message();
             c.id = std::uint32_t(idb[0]) << 24 | idb[1] << 16 | idb[2] << 8 |
                    idb[3];
             co_return "";
@@ -460,14 +508,16 @@ class loadgen {
         }
         auto [ec3, n3] =
             co_await asio::async_write(c.sock, asio::buffer(hello), as_tuple);
-        if (ec3) co_return "redis handshake: " + ec3.message();
+        if (ec3)
+            co_return "redis handshake: " + ec3.message();
         std::string in;
         std::vector<std::string_view> parts;
         for (;;) {
             char buf[4096];
             auto [ec4, n4] =
                 co_await c.sock.async_read_some(asio::buffer(buf), as_tuple);
-            if (ec4) co_return "redis handshake: " + ec4.message();
+            if (ec4)
+                co_return "redis handshake: " + ec4.message();
             in.append(buf, n4);
             const char* p = in.data();
             const char* end = p + in.size();
@@ -475,12 +525,15 @@ class loadgen {
                 char t;
                 parts.clear();
                 const char* q = resp_parse(p, end, t, &parts);
-                if (q == nullptr) break;
+                if (q == nullptr)
+                    break;
                 p = q;
-                if (t == '-') co_return "redis: " + std::string(p, q);
+                if (t == '-')
+                    co_return "redis: " + std::string(p, q);
                 if (hello.starts_with("PING") ||
                     (t == '>' && !parts.empty() && parts[0] == "subscribe")) {
-                    if (p != end) co_return "redis: unexpected data";
+                    if (p != end)
+                        co_return "redis: unexpected data";
                     co_return "";
                 }
             }
@@ -499,18 +552,24 @@ class loadgen {
             c->last_rx = run_start_;
             read(*c);
         }
-        if (flooder_) read(*flooder_);  // replies (redis) are discarded
-        for (client* c : pairs_) pump(*c);
-        if (cfg_.rate > 0) open_loop_tick();
+        if (flooder_)
+            read(*flooder_);  // replies (redis) are discarded
+        for (client* c : pairs_)
+            pump(*c);
+        if (cfg_.rate > 0)
+            open_loop_tick();
         timer_.expires_at(measure_start_);
         timer_.async_wait([this](error_code ec) {
-            if (ec) return;
+            if (ec)
+                return;
             phase_ = phase::measure;
             cpu_at_start_ = read_proc(cfg_.server_pid).cpu_s;
-            if (flooder_) flood();
+            if (flooder_)
+                flood();
             timer_.expires_at(measure_end_);
             timer_.async_wait([this](error_code ec) {
-                if (!ec) end_measure();
+                if (!ec)
+                    end_measure();
             });
         });
         check_stalls();
@@ -542,7 +601,8 @@ class loadgen {
         }
         const auto now = steady::now();
         const std::uint64_t limit = allowed(c, now);
-        if (limit <= c.sent) return;
+        if (limit <= c.sent)
+            return;
         const std::size_t frame_bytes = wire_size();
         const std::uint64_t max_batch =
             std::max<std::uint64_t>(1, (64 * 1024) / frame_bytes);
@@ -556,9 +616,10 @@ class loadgen {
                 // wait counts (see the header). A tick's lateness does not.
                 const auto due =
                     ns_since_start(run_start_) +
-                    std::uint64_t((double(c.sent + i) - schedule_offset(c)) * 1e9 /
-                                  per_client_rate_);
-                if (now_ns > due + 2 * tick_ns_) stamp = due;
+                    std::uint64_t((double(c.sent + i) - schedule_offset(c)) *
+                                  1e9 / per_client_rate_);
+                if (now_ns > due + 2 * tick_ns_)
+                    stamp = due;
             }
             append_frame(c, c.sent + i, stamp);
         }
@@ -576,7 +637,8 @@ class loadgen {
     }
 
     std::size_t wire_size() const {
-        if (cfg_.protocol == config::router) return 4 + cfg_.size + 1;
+        if (cfg_.protocol == config::router)
+            return 4 + cfg_.size + 1;
         return 40 + cfg_.size;
     }
 
@@ -589,8 +651,8 @@ class loadgen {
                                       cfg_.size - header_size);
         if (cfg_.protocol == config::router) {
             const std::uint32_t d = c.partner->id;
-            const char idb[4] = {char(d >> 24), char(d >> 16), char(d >> 8),
-                                 char(d)};
+            const char idb[4] = {
+                char(d >> 24), char(d >> 16), char(d >> 8), char(d)};
             c.wbuf.append(idb, 4);
             c.wbuf.append(head, header_size);
             c.wbuf.append(filler);
@@ -609,8 +671,8 @@ class loadgen {
     void read(client& c) {
         if (c.rbuf.size() - c.rend < 16 * 1024) {
             // Compact, then grow if one frame is larger than the buffer.
-            std::memmove(c.rbuf.data(), c.rbuf.data() + c.rbeg,
-                         c.rend - c.rbeg);
+            std::memmove(
+                c.rbuf.data(), c.rbuf.data() + c.rbeg, c.rend - c.rbeg);
             c.rend -= c.rbeg;
             c.rbeg = 0;
             if (c.rbuf.size() - c.rend < 16 * 1024) {
@@ -625,8 +687,10 @@ class loadgen {
                     return;
                 }
                 c.rend += n;
-                if (c.kind == role::pair) on_data(c);
-                else c.rbeg = c.rend;  // the flooder's replies: discarded
+                if (c.kind == role::pair)
+                    on_data(c);
+                else
+                    c.rbeg = c.rend;  // the flooder's replies: discarded
                 read(c);
             });
     }
@@ -649,7 +713,8 @@ class loadgen {
                 char t;
                 parts_.clear();
                 const char* q = resp_parse(p, end, t, &parts_);
-                if (q == nullptr) break;
+                if (q == nullptr)
+                    break;
                 p = q;
                 if (t == '>' && parts_.size() == 3 && parts_[0] == "message") {
                     check(c, parts_[2], now_ns, in_window);
@@ -659,7 +724,8 @@ class loadgen {
             }
         }
         c.rbeg = p - c.rbuf.data();
-        if (c.rbeg == c.rend) c.rbeg = c.rend = 0;
+        if (c.rbeg == c.rend)
+            c.rbeg = c.rend = 0;
         if (c.received != before) {
             c.last_rx = now;
             pump(*c.partner);
@@ -694,30 +760,36 @@ class loadgen {
         if (in_window) {
             ++c.received_in_window;
             ++delivered_;
-            if (ok && now_ns >= stamp) latency_.record(now_ns - stamp);
+            if (ok && now_ns >= stamp)
+                latency_.record(now_ns - stamp);
         }
     }
 
     void open_loop_tick() {
-        if (phase_ != phase::warmup && phase_ != phase::measure) return;
-        for (client* c : pairs_) pump(*c);
+        if (phase_ != phase::warmup && phase_ != phase::measure)
+            return;
+        for (client* c : pairs_)
+            pump(*c);
         tick_.expires_after(std::chrono::nanoseconds(tick_ns_));
         tick_.async_wait([this](error_code ec) {
-            if (!ec) open_loop_tick();
+            if (!ec)
+                open_loop_tick();
         });
     }
 
     // A client whose partner has frames in flight to it and that has
     // received nothing for --stall-after seconds has stalled.
     void check_stalls() {
-        if (phase_ == phase::done) return;
+        if (phase_ == phase::done)
+            return;
         const auto now = steady::now();
         const bool measuring =
             phase_ == phase::measure || phase_ == phase::drain;
         for (client* c : pairs_) {
             if (!c->closed && measuring && c->partner->sent > c->received &&
                 now - c->last_rx > seconds(cfg_.stall_after)) {
-                if (!c->stalled) ++stalled_clients_;
+                if (!c->stalled)
+                    ++stalled_clients_;
                 c->stalled = true;
                 if (first_stall_s_ < 0) {
                     first_stall_s_ =
@@ -728,18 +800,22 @@ class loadgen {
         }
         stall_timer_.expires_after(std::chrono::milliseconds(50));
         stall_timer_.async_wait([this](error_code ec) {
-            if (!ec) check_stalls();
+            if (!ec)
+                check_stalls();
         });
     }
 
     void sample() {
-        if (phase_ == phase::done) return;
+        if (phase_ == phase::done)
+            return;
         const auto s = read_proc(cfg_.server_pid);
         peak_rss_kb_ = std::max(peak_rss_kb_, s.rss_kb);
-        if (rss_start_kb_ < 0) rss_start_kb_ = s.rss_kb;
+        if (rss_start_kb_ < 0)
+            rss_start_kb_ = s.rss_kb;
         sampler_.expires_after(std::chrono::milliseconds(100));
         sampler_.async_wait([this](error_code ec) {
-            if (!ec) sample();
+            if (!ec)
+                sample();
         });
     }
 
@@ -757,7 +833,8 @@ class loadgen {
                     std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
         }
         flooder_->wbuf.clear();
-        while (flooder_->wbuf.size() < 256 * 1024) flooder_->wbuf += frame;
+        while (flooder_->wbuf.size() < 256 * 1024)
+            flooder_->wbuf += frame;
         flood_frame_wire_ = frame.size();
         flood_more();
     }
@@ -768,7 +845,8 @@ class loadgen {
         }
         flooder_->writing = true;
         asio::async_write(
-            flooder_->sock, asio::buffer(flooder_->wbuf),
+            flooder_->sock,
+            asio::buffer(flooder_->wbuf),
             [this](error_code ec, std::size_t n) {
                 flooder_->writing = false;
                 flood_sent_ += n / flood_frame_wire_ * cfg_.flood_frame;
@@ -788,7 +866,8 @@ class loadgen {
     }
 
     void lost(client& c, const error_code& ec) {
-        if (c.closed) return;
+        if (c.closed)
+            return;
         c.closed = true;
         if (phase_ == phase::done || ec == asio::error::operation_aborted) {
             return;
@@ -796,8 +875,8 @@ class loadgen {
         if (c.kind == role::pair) {
             ++errors_.disconnected;
             if (first_socket_error_.empty()) {
-                first_socket_error_ = "client " + std::to_string(c.index) +
-                                      ": " + ec.message();
+                first_socket_error_ =
+                    "client " + std::to_string(c.index) + ": " + ec.message();
             }
         }
     }
@@ -822,7 +901,8 @@ class loadgen {
         }
         timer_.expires_after(std::chrono::milliseconds(10));
         timer_.async_wait([this](error_code ec) {
-            if (!ec) drain_wait();
+            if (!ec)
+                drain_wait();
         });
     }
 
@@ -834,12 +914,14 @@ class loadgen {
             finish();
             return;
         }
-        for (client* c : pairs_) c->sock.close();  // the load is over
+        for (client* c : pairs_)
+            c->sock.close();  // the load is over
         flooder_->sock.close();
         slow_->rbeg = slow_->rend = 0;
         timer_.expires_after(std::chrono::milliseconds(1500));
         timer_.async_wait([this](error_code ec) {
-            if (!ec) finish();
+            if (!ec)
+                finish();
         });
         drain_slow_read();
     }
@@ -859,10 +941,12 @@ class loadgen {
     }
 
     void finish() {
-        if (phase_ == phase::done) return;
+        if (phase_ == phase::done)
+            return;
         const bool ran = phase_ != phase::connecting;
         phase_ = phase::done;
-        if (ran && cpu_at_end_ < 0) cpu_at_end_ = read_proc(cfg_.server_pid).cpu_s;
+        if (ran && cpu_at_end_ < 0)
+            cpu_at_end_ = read_proc(cfg_.server_pid).cpu_s;
         hwm_kb_ = read_proc(cfg_.server_pid).hwm_kb;
         ioc_.stop();
     }
@@ -902,15 +986,18 @@ class loadgen {
 std::string json_string(std::string_view s) {
     std::string o = "\"";
     for (char ch : s) {
-        if (ch == '"' || ch == '\\') o += '\\';
-        if (static_cast<unsigned char>(ch) < 0x20) continue;
+        if (ch == '"' || ch == '\\')
+            o += '\\';
+        if (static_cast<unsigned char>(ch) < 0x20)
+            continue;
         o += ch;
     }
     return o + "\"";
 }
 
 std::string num(double v, int prec = 3) {
-    if (!std::isfinite(v)) return "null";
+    if (!std::isfinite(v))
+        return "null";
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", prec, v);
     return b;
@@ -920,7 +1007,8 @@ void loadgen::print_json(bool deadline_hit) {
     if (deadline_hit && cpu_at_start_ >= 0 && cpu_at_end_ < 0) {
         cpu_at_end_ = read_proc(cfg_.server_pid).cpu_s;
     }
-    if (deadline_hit) hwm_kb_ = read_proc(cfg_.server_pid).hwm_kb;
+    if (deadline_hit)
+        hwm_kb_ = read_proc(cfg_.server_pid).hwm_kb;
     const double secs = cfg_.duration;
     std::uint64_t sent = 0, min_client = UINT64_MAX;
     for (client* c : pairs_) {
@@ -928,7 +1016,8 @@ void loadgen::print_json(bool deadline_hit) {
         min_client = std::min(min_client, c->received_in_window);
     }
     const bool connected = connect_failed_.empty() && connect_s_ >= 0;
-    if (!connected) min_client = 0;
+    if (!connected)
+        min_client = 0;
     const double cpu = (cpu_at_start_ >= 0 && cpu_at_end_ >= 0)
                            ? cpu_at_end_ - cpu_at_start_
                            : NAN;
@@ -947,8 +1036,8 @@ void loadgen::print_json(bool deadline_hit) {
       << ", \"msgs_per_s\": " << num(double(delivered_) / secs, 1)
       << ", \"mb_per_s\": "
       << num(double(delivered_) * double(cfg_.size) / secs / 1e6, 3)
-      << ", \"min_client_msgs_per_s\": "
-      << num(double(min_client) / secs, 1) << ", \"total_sent\": " << sent
+      << ", \"min_client_msgs_per_s\": " << num(double(min_client) / secs, 1)
+      << ", \"total_sent\": " << sent
       << ", \"total_delivered\": " << total_delivered_
       << ",\n \"errors\": {\"total\": " << errors_.total()
       << ", \"corrupt\": " << errors_.corrupt
@@ -970,8 +1059,7 @@ void loadgen::print_json(bool deadline_hit) {
       << ", \"deadline_hit\": " << (deadline_hit ? "true" : "false");
     if (cfg_.slow_client) {
         o << ",\n \"slow_client\": {\"flood_bytes\": " << cfg_.flood_bytes
-          << ", \"flood_bytes_sent\": " << flood_sent_
-          << ", \"flood_done_s\": "
+          << ", \"flood_bytes_sent\": " << flood_sent_ << ", \"flood_done_s\": "
           << (flood_done_s_ >= 0 ? num(flood_done_s_) : "null")
           << ", \"flood_error\": " << json_string(flood_error_)
           << ", \"disconnected\": " << (slow_disconnected_ ? "true" : "false")
@@ -979,8 +1067,7 @@ void loadgen::print_json(bool deadline_hit) {
     }
     if (cfg_.server_pid > 0) {
         o << ",\n \"server\": {\"pid\": " << cfg_.server_pid
-          << ", \"cpu_s\": " << num(cpu)
-          << ", \"cpu_us_per_msg\": "
+          << ", \"cpu_s\": " << num(cpu) << ", \"cpu_us_per_msg\": "
           << (delivered_ ? num(cpu * 1e6 / double(delivered_), 3) : "null")
           << ", \"rss_start_kb\": " << rss_start_kb_
           << ", \"peak_rss_kb\": " << std::max(peak_rss_kb_, hwm_kb_)
@@ -989,9 +1076,9 @@ void loadgen::print_json(bool deadline_hit) {
     }
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    const double self_cpu = double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) /
-                                1e6;
+    const double self_cpu =
+        double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+        double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     o << ",\n \"loadgen_cpu_s\": " << num(self_cpu) << "}\n";
     std::cout << o.str() << std::flush;
 }

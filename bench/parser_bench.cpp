@@ -20,7 +20,8 @@ namespace {
 std::string stream_of(std::size_t payload) {
     std::string s;
     std::string p(payload, 'a');
-    for (std::size_t i = 0; i < payload; ++i) p[i] = char('a' + i % 26);
+    for (std::size_t i = 0; i < payload; ++i)
+        p[i] = char('a' + i % 26);
     for (std::uint32_t id = 0; s.size() < (1u << 20); ++id) {
         auto idb = common::encode_id(id % 1000);
         s.append(idb.data(), idb.size());
@@ -63,7 +64,8 @@ void memchr_limit(benchmark::State& state) {
         const char* end = p + in.size();
         while (end - p > 4) {
             const void* z = std::memchr(p + 4, 0, end - p - 4);
-            if (z == nullptr) break;
+            if (z == nullptr)
+                break;
             benchmark::DoNotOptimize(z);
             p = static_cast<const char*>(z) + 1;
         }
