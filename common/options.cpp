@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 #include <limits>
 #include <thread>
@@ -25,6 +27,13 @@ bool parse_number(std::string_view text, T& out, T min, T max) {
     }
     out = static_cast<T>(v);
     return true;
+}
+
+bool is_ip_address(std::string_view text) {
+    const std::string s(text);
+    unsigned char buf[sizeof(in6_addr)];
+    return inet_pton(AF_INET, s.c_str(), buf) == 1 ||
+           inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 }  // namespace
@@ -57,11 +66,18 @@ parse_result parse_command_line(int argc,
             return parse_result{{}, std::string(arg) + ": " + std::string(why)};
         };
         constexpr auto size_max = std::numeric_limits<std::size_t>::max();
+        const bool is_flag = arg == "--help" || arg == "-h" ||
+                             (!info.demo_flag.empty() && arg == info.demo_flag);
+        if (is_flag && has_value) {
+            return bad("takes no value");
+        }
         if (arg == "--help" || arg == "-h") {
             o.help = true;
+        } else if (is_flag) {
+            o.demo = true;
         } else if (arg == "--bind") {
-            if (!take_value() || value.empty()) {
-                return bad("expects an address");
+            if (!take_value() || !is_ip_address(value)) {
+                return bad("expects an IPv4 or IPv6 address");
             }
             o.bind = value;
         } else if (arg == "--port") {
@@ -84,14 +100,8 @@ parse_result parse_command_line(int argc,
                 !parse_number<unsigned>(value, o.threads, 1, 1024)) {
                 return bad("expects a number of threads from 1 to 1024");
             }
-        } else if (!info.demo_flag.empty() && arg == info.demo_flag &&
-                   !has_value) {
-            o.demo = true;
         } else {
             return bad("unknown option");
-        }
-        if (has_value && (arg == "--help" || arg == "-h")) {
-            return bad("takes no value");
         }
     }
     return {o, {}};

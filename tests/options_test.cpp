@@ -50,7 +50,9 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
 
 TEST_CASE("bad options are refused with a message naming them", "[options]") {
     for (auto args : std::vector<std::vector<const char*>>{{"--nope"},
-                                                           {"--port", "65536"},
+                                                           {"--bind", "localhost"},
+             {"--bind", "1.2.3"},
+             {"--port", "65536"},
                                                            {"--port", "-1"},
                                                            {"--port", "12ab"},
                                                            {"--threads", "0"},
