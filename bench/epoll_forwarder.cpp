@@ -299,6 +299,12 @@ void forwarder::flush(conn& c) {
             }
             if (errno == EAGAIN) {
                 c.blocked = true;  // EPOLLOUT's edge resumes it
+                // Drop the written prefix now and then, so that the buffer
+                // holds what is pending, not its history.
+                if (c.sent > c.out.size() / 2) {
+                    c.out.erase(0, c.sent);
+                    c.sent = 0;
+                }
                 return;
             }
             close_conn(c, nullptr);  // reset or broken pipe: it is leaving

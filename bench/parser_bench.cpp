@@ -17,13 +17,15 @@
 namespace {
 
 // About 1 MiB of back-to-back frames of `payload` bytes (none of them 0).
+// The ids hold no 0 byte either, so that a plain memchr finds exactly one 0
+// per frame, as the parser does.
 std::string stream_of(std::size_t payload) {
     std::string s;
     std::string p(payload, 'a');
     for (std::size_t i = 0; i < payload; ++i)
         p[i] = char('a' + i % 26);
-    for (std::uint32_t id = 0; s.size() < (1u << 20); ++id) {
-        auto idb = common::encode_id(id % 1000);
+    for (std::uint32_t i = 0; s.size() < (1u << 20); ++i) {
+        auto idb = common::encode_id(0x01010101 + i % 200);
         s.append(idb.data(), idb.size());
         s += p;
         s.push_back('\0');
@@ -55,17 +57,13 @@ void parser(benchmark::State& state) {
         benchmark::Counter(double(frames), benchmark::Counter::kIsRate);
 }
 
-// The limit: find every 0 in place, skipping each frame's 4-byte id as the
-// parser does, nothing else.
+// The limit: find every 0 in place, nothing else.
 void memchr_limit(benchmark::State& state) {
     const std::string in = stream_of(std::size_t(state.range(0)));
     for (auto _ : state) {
         const char* p = in.data();
         const char* end = p + in.size();
-        while (end - p > 4) {
-            const void* z = std::memchr(p + 4, 0, end - p - 4);
-            if (z == nullptr)
-                break;
+        while (const void* z = std::memchr(p, 0, end - p)) {
             benchmark::DoNotOptimize(z);
             p = static_cast<const char*>(z) + 1;
         }
