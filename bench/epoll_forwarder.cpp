@@ -91,6 +91,7 @@ class forwarder {
     void accept_all();
     void on_readable(conn& c);
     void deliver(conn& from, const common::frame& f);
+    void enqueue(conn& to, std::string_view bytes);
     void flush(conn& c);
     void close_conn(conn& c, const char* why);
 
@@ -283,11 +284,29 @@ void forwarder::deliver(conn& from, const common::frame& f) {
         close_conn(to, "slow consumer: more than --max-pending queued");
         return;
     }
-    to.out.append(f.message);
+    enqueue(to, f.message);
     if (!to.dirty) {
         to.dirty = true;
         dirty_.push_back(&to);
     }
+}
+
+// Past 64 KiB, a buffer is given room for --max-pending at once: growing it
+// by doubling would copy it, holding two buffers at once, and RSS would
+// pass the bound it is meant to show. Untouched room costs no memory.
+void forwarder::enqueue(conn& to, std::string_view bytes) {
+    const std::size_t need = to.out.size() + bytes.size();
+    if (need > to.out.capacity()) {
+        if (to.sent > 0) {  // drop what was written first
+            to.out.erase(0, to.sent);
+            to.sent = 0;
+        }
+        if (to.out.size() + bytes.size() >
+            std::max<std::size_t>(to.out.capacity(), 64 * 1024)) {
+            to.out.reserve(opts_.max_pending + 64 * 1024);
+        }
+    }
+    to.out.append(bytes);
 }
 
 void forwarder::flush(conn& c) {
@@ -299,12 +318,6 @@ void forwarder::flush(conn& c) {
             }
             if (errno == EAGAIN) {
                 c.blocked = true;  // EPOLLOUT's edge resumes it
-                // Drop the written prefix now and then, so that the buffer
-                // holds what is pending, not its history.
-                if (c.sent > c.out.size() / 2) {
-                    c.out.erase(0, c.sent);
-                    c.sent = 0;
-                }
                 return;
             }
             close_conn(c, nullptr);  // reset or broken pipe: it is leaving
