@@ -67,6 +67,8 @@ struct config {
     unsigned pairs = 8;
     std::size_t size = 64;  // payload bytes, the terminating 0 not counted
     unsigned window = 32;   // closed loop: frames in flight per client
+    unsigned batch = 0;     // closed loop: fewest frames per write; 0: half
+                            // the window
     double rate = 0;        // open loop: frames/s in total; 0: closed loop
     double duration = 2.0;  // measured seconds
     double warmup = 0.3;    // seconds run before measuring
@@ -86,6 +88,7 @@ struct config {
                  "router|redis]\n"
                  "  [--pairs N] [--size BYTES] [--window N | --rate "
                  "FRAMES_PER_S]\n"
+                 "  [--batch N]\n"
                  "  [--duration S] [--warmup S] [--idle K] [--slow-client]\n"
                  "  [--flood-bytes B] [--server-pid PID] [--stall-after S]\n";
     std::exit(2);
@@ -127,6 +130,8 @@ config parse(int argc, char** argv) {
             c.size = std::size_t(num());
         else if (a == "--window")
             c.window = unsigned(num());
+        else if (a == "--batch")
+            c.batch = unsigned(num());
         else if (a == "--rate")
             c.rate = num();
         else if (a == "--duration")
@@ -152,6 +157,9 @@ config parse(int argc, char** argv) {
         usage_error("--pairs and --window > 0");
     if (c.pairs > (1u << 20))
         usage_error("--pairs: at most 1048576");
+    if (c.batch == 0)
+        c.batch = std::max(1u, c.window / 2);
+    c.batch = std::min(c.batch, c.window);
     if (c.duration <= 0)
         usage_error("--duration must be positive");
     if (c.connect_timeout == 0) {
@@ -616,6 +624,11 @@ class loadgen {
         const auto now = steady::now();
         const std::uint64_t limit = allowed(c, now);
         if (limit <= c.sent)
+            return;
+        // Closed loop: refill the window in batches, not a frame at a time,
+        // so the load generator's cost per frame stays low and does not
+        // depend on how promptly the server answers.
+        if (cfg_.rate <= 0 && limit - c.sent < cfg_.batch)
             return;
         const std::size_t frame_bytes = wire_size();
         const std::uint64_t max_batch =
