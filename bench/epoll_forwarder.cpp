@@ -330,11 +330,17 @@ void forwarder::flush(conn& c) {
 }
 
 void forwarder::close_conn(conn& c, const char* why) {
+    if (c.closed) {
+        return;
+    }
     if (why != nullptr) {
         say("client " + std::to_string(c.id) + ": " + why + ", closing it");
     }
     c.closed = true;
-    ::close(c.fd);  // also removes it from the epoll set
+    ::close(c.fd);   // also removes it from the epoll set
+    if (c.unread) {  // the list outlives this batch; the connection won't
+        std::erase(unread_, &c);
+    }
     // Freed after the batch: later events of this batch may point at it.
     graveyard_.push_back(std::move(table_[c.id]));
 }
