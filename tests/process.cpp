@@ -101,6 +101,15 @@ std::string process::read_stdout_line(clock::duration within) {
     }
 }
 
+std::string process::read_stdout_all(clock::duration within) {
+    const auto deadline = clock::now() + within;
+    std::string all = std::move(out_buf_);
+    out_buf_.clear();
+    while (read_more(out_, all, deadline)) {
+    }
+    return all;
+}
+
 std::string process::read_stderr_all(clock::duration within) {
     const auto deadline = clock::now() + within;
     std::string all;

@@ -23,6 +23,8 @@ class process {
 
     // One line of stdout (without the newline), or timeout_error.
     std::string read_stdout_line(clock::duration within = patience);
+    // All stdout until the child closes it, or timeout_error.
+    std::string read_stdout_all(clock::duration within = patience);
     // All stderr until the child closes it, or timeout_error.
     std::string read_stderr_all(clock::duration within = patience);
     // The exit status, or nullopt if the child is still running after

@@ -46,14 +46,12 @@ TEMPLATE_TEST_CASE("SIGTERM and SIGINT exit 0 within 2 s, connections open",
     }
 }
 
-TEMPLATE_TEST_CASE("--help describes the options and exits 0",
+// (A test name must not start with "--": Catch would take it for an option.)
+TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
                    "[smoke]",
                    ROUTER_VARIANTS) {
     process p({exe<TestType>(), "--help"});
-    std::string out;
-    for (std::string line; !(line = p.read_stdout_line()).empty();) {
-        out += line + "\n";
-    }
+    const auto out = p.read_stdout_all();
     CHECK(p.wait() == 0);
     for (auto option :
          {"--bind", "--port", "--max-frame", "--max-pending", "--threads"}) {

@@ -1,0 +1,344 @@
+// reactor_select: the article's "Race (select)".
+//
+// Model: a reactor written as one coroutine. Each round it awaits
+//   whichever is ready first among the acceptor, every socket's read
+//   readiness and every pending writer's write readiness (one race), then
+//   handles that one event synchronously, with direct access to the state.
+// Threads: one, whatever --threads says: Asio's parallel groups are not
+//   thread-safe, and the state needs no lock because only this thread
+//   ever touches it.
+// Shared state: none is shared. `core_` (the sans-I/O router: parsers,
+//   output queues, id table) and `conns_` (the sockets) belong to the loop
+//   and are mutated directly: no lock, no channel, and since nothing ever
+//   waits for a client, no client can hold up another.
+// A frame's path: the race is won by the sender's read readiness -> one
+//   large read into the sender's parser -> the core queues each frame on
+//   its destination's output -> after the event, one write per
+//   destination with all of it.
+// Trade-off: the race is rebuilt every round, O(connections) work per
+//   event, as with the article's `select_all`.
+// Compare with: reactor_handrolled/server.cpp, the same router and the
+//   same event handling, waiting instead with one wait per socket and a
+//   list of the ready ones; the diff between the two files is how events
+//   are waited for. Start reading at `loop`.
+
+#include "reactor_select/server.hpp"
+
+#include <algorithm>
+#include <boost/asio.hpp>  // parallel_group.hpp needs it first
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "common/router_core.hpp"
+#include "common/server_impl.hpp"
+
+namespace reactor_select {
+
+using namespace common;
+using asio::awaitable;
+using asio::use_awaitable;
+namespace experimental = asio::experimental;
+
+// One read takes up to this much: many frames per system call, all routed
+// before the next read (the article parsed one frame per read).
+constexpr std::size_t read_size = 64 * 1024;
+
+class router {
+  public:
+    router(asio::io_context& ioc, const options& opts)
+        : acceptor_(open_acceptor(ioc, opts)),
+          backoff_(ioc),
+          core_(opts.max_frame, opts.max_pending),
+          unsafe_race_(opts.demo) {
+        acceptor_.non_blocking(true);
+    }
+
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+    void start() { co_spawn(acceptor_.get_executor(), loop(), asio::detached); }
+
+  private:
+    // One connected client's socket; its input and output live in `core_`.
+    struct connection {
+        tcp::socket socket;
+        bool writing = false;  // output left after a short write
+    };
+
+    // snippet: reactor_select-op
+    // Asio races operations of one type only, and a wait on the acceptor,
+    // on a socket and on a timer are three types: this initiation is any
+    // of them (or, with --unsafe-race, a read), completing with (error,
+    // bytes read).
+    struct wait_for {
+        tcp::acceptor* acceptor = nullptr;
+        asio::steady_timer* timer = nullptr;
+        tcp::socket* socket = nullptr;
+        tcp::socket::wait_type what = tcp::socket::wait_read;
+        std::span<char> read_into;  // --unsafe-race only
+
+        // `append` turns (error) into (error, 0) and keeps the handler's
+        // cancellation slot, through which the race cancels the losers.
+        template <class Handler>
+        void operator()(Handler&& h) const {
+            constexpr std::size_t none = 0;
+            if (acceptor != nullptr) {
+                acceptor->async_wait(what, asio::append(std::move(h), none));
+            } else if (timer != nullptr) {
+                timer->async_wait(asio::append(std::move(h), none));
+            } else if (!read_into.empty()) {
+                socket->async_read_some(
+                    asio::buffer(read_into.data(), read_into.size()),
+                    std::move(h));
+            } else {
+                socket->async_wait(what, asio::append(std::move(h), none));
+            }
+        }
+    };
+    // snippet-end
+
+    static auto race_op(wait_for w) {
+        return asio::async_initiate<const asio::deferred_t,
+                                    void(error_code, std::size_t)>(
+            std::move(w), asio::deferred);
+    }
+
+    struct event {
+        enum { accept, read, write } what;
+        client_id id = 0;
+    };
+
+    // snippet: reactor_select-race
+    // How events are waited for: one race per round over everything that
+    // may happen next. Three traps, each avoided here:
+    //  - Race readiness, never reads. A read that loses the race may
+    //    already have taken bytes from its socket (on Linux Asio reads at
+    //    once when data is there), and `||` or a group that keeps only
+    //    the winner throws them away. A wait consumes nothing: a loser's
+    //    socket is still readable next round. (--unsafe-race shows it.)
+    //  - A group over an empty range never completes (asio#1375): the
+    //    acceptor, or its back-off timer, is always in the race.
+    //  - A group is not thread-safe: one thread runs the loop.
+    awaitable<void> loop() {
+        for (std::size_t round = 0;; ++round) {
+            std::vector<event> events{{event::accept}};
+            for (const auto& [id, c] : conns_) {
+                events.push_back({event::read, id});
+                if (c.writing) {
+                    events.push_back({event::write, id});
+                }
+            }
+            // The first ready event in the list wins: rotate it, or a busy
+            // socket early in the list would win every round.
+            std::rotate(events.begin(),
+                        events.begin() + round % events.size(),
+                        events.end());
+            std::vector<decltype(race_op({}))> ops;
+            ops.reserve(events.size());
+            for (const auto& e : events) {
+                ops.push_back(race_op(op_for(e)));
+            }
+            auto [order, errors, sizes] =
+                co_await experimental::make_parallel_group(std::move(ops))
+                    .async_wait(experimental::wait_for_one(), use_awaitable);
+            handle(events[order[0]], errors[order[0]], sizes[order[0]]);
+            flush();
+        }
+    }
+    // snippet-end
+
+    wait_for op_for(const event& e) {
+        wait_for w;
+        if (e.what == event::accept) {
+            if (backing_off_) {
+                w.timer = &backoff_;
+            } else {
+                w.acceptor = &acceptor_;
+            }
+            return w;
+        }
+        w.socket = &conns_.at(e.id).socket;
+        if (e.what == event::write) {
+            w.what = tcp::socket::wait_write;
+        } else if (unsafe_race_) {
+            w.read_into = core_.read_buffer(e.id, read_size);
+        }
+        return w;
+    }
+
+    // snippet: reactor_select-handle
+    void handle(const event& e, const error_code& ec, std::size_t n) {
+        switch (e.what) {
+            case event::accept:
+                backing_off_ = false;
+                accept_all();
+                break;
+            case event::read:
+                if (!unsafe_race_) {
+                    read(e.id, conns_.at(e.id));
+                } else if (ec) {
+                    close(e.id, ec);
+                } else {
+                    // The winner's bytes are in its parser already; those
+                    // of every loser that read too are gone.
+                    core_.received(e.id, n);
+                }
+                break;
+            case event::write:
+                conns_.at(e.id).writing = false;
+                writers_.push_back(e.id);
+                break;
+        }
+    }
+    // snippet-end
+
+    // Nothing to arm ahead: every round's race waits on everything anew.
+    void watch(client_id, connection&) {}
+    void watch_writable(client_id, connection&) {}
+    void watch_acceptor() {}
+
+    // The back-off timer stands in for the acceptor in the race.
+    void back_off() {
+        backing_off_ = true;
+        backoff_.expires_after(accept_backoff);
+    }
+
+    // What to do once something is ready: the same in both reactors.
+
+    // Accepts every pending connection. A failed accept (EMFILE...) is
+    // logged and accepting pauses for `accept_backoff`: a full descriptor
+    // table neither crashes the loop nor spins it.
+    void accept_all() {
+        for (;;) {
+            error_code ec;
+            tcp::socket socket = acceptor_.accept(ec);
+            if (ec == asio::error::would_block) {
+                watch_acceptor();
+                return;
+            }
+            if (ec) {
+                log_accept_error(ec);
+                back_off();
+                return;
+            }
+            socket.non_blocking(true, ec);
+            socket.set_option(tcp::no_delay(true), ec);
+            const client_id id = core_.connect();  // queues the id
+            watch(id, conns_.try_emplace(id, std::move(socket)).first->second);
+        }
+    }
+
+    enum class progress { more, idle, closed };
+
+    // snippet: reactor_select-read
+    // One large read, straight into the sender's parser; the core routes
+    // every frame it completes. A short read means the socket is empty, or
+    // nearly: if bytes came since, the next wait on it fires at once (Asio
+    // re-registers interest with epoll for each wait), so no read is spent
+    // on EAGAIN and none is missed. At EOF nothing is lost: frames were
+    // routed as they completed (CONTRACT.md, point 7).
+    progress read(client_id id, connection& c) {
+        auto space = core_.read_buffer(id, read_size);
+        if (space.empty()) {
+            return progress::closed;  // by the core: flush() closes it
+        }
+        error_code ec;
+        const std::size_t n =
+            c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block) {
+            return progress::idle;
+        }
+        if (ec) {
+            close(id, ec);
+            return progress::closed;
+        }
+        core_.received(id, n);
+        return n == space.size() ? progress::more : progress::idle;
+    }
+    // snippet-end
+
+    // snippet: reactor_select-flush
+    // The core's decisions, carried out: the clients it closed (protocol
+    // error, slow consumer) lose their sockets; every client with output
+    // gets one write of all of it, however many frames that is.
+    void flush() {
+        core_.take_closures(closures_);
+        for (const auto& closed : closures_) {
+            if (auto it = conns_.find(closed.id); it != conns_.end()) {
+                abort(it->second.socket);
+                conns_.erase(it);
+            }
+        }
+        closures_.clear();
+        core_.take_writers(writers_);
+        for (client_id id : writers_) {
+            auto it = conns_.find(id);
+            if (it != conns_.end() && !it->second.writing) {
+                write(id, it->second);
+            }
+        }
+        writers_.clear();
+    }
+    // snippet-end
+
+    // Everything queued, in one write. A short write means the socket's
+    // buffer is full (another would fail with would_block): wait until it
+    // can take more.
+    void write(client_id id, connection& c) {
+        const std::string_view out = core_.output(id);
+        error_code ec;
+        std::size_t n = c.socket.write_some(asio::buffer(out), ec);
+        if (ec == asio::error::would_block) {
+            n = 0;
+            ec = {};
+        }
+        if (ec) {
+            close(id, ec);
+            return;
+        }
+        core_.wrote(id, n);
+        c.writing = n < out.size();
+        if (c.writing) {
+            watch_writable(id, c);
+        }
+    }
+
+    // A reset, not a FIN: what the kernel still holds for the client is
+    // discarded too, as the contract wants, and not kept for minutes after
+    // close; and a client that never reads learns of it at once (a FIN
+    // would wait behind the bytes it does not read). Closed explicitly:
+    // Asio's destructor turns lingering off again so as not to block.
+    static void abort(tcp::socket& socket) {
+        error_code ec;
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
+    }
+
+    // An error on one connection ends that connection only. Destroying the
+    // socket ends its pending waits with operation_aborted.
+    void close(client_id id, const error_code& ec) {
+        if (!is_normal_close(ec)) {
+            log("client ", id, ": ", ec.message());
+        }
+        core_.left(id);
+        conns_.erase(id);
+    }
+
+    // All owned by the loop's one thread, so none needs a guard.
+    tcp::acceptor acceptor_;
+    asio::steady_timer backoff_;  // after a failed accept
+    router_core core_;
+    std::unordered_map<client_id, connection> conns_;
+    std::vector<client_id> writers_;
+    std::vector<router_core::closure> closures_;
+    bool backing_off_ = false;
+    const bool unsafe_race_;  // --unsafe-race
+};
+
+}  // namespace reactor_select
+
+template class common::server<reactor_select::router, reactor_select::info>;

@@ -1,0 +1,241 @@
+// Unit tests of the sans-I/O router core: events in, decisions out, no
+// sockets. Each test plays the part of a reactor by hand.
+#include "common/router_core.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "client.hpp"
+
+using common::client_id;
+using common::router_core;
+using reason = router_core::close_reason;
+using testing::frame_bytes;
+
+namespace {
+
+std::vector<client_id> writers(router_core& core) {
+    std::vector<client_id> out;
+    core.take_writers(out);
+    return out;
+}
+
+std::vector<router_core::closure> closures(router_core& core) {
+    std::vector<router_core::closure> out;
+    core.take_closures(out);
+    return out;
+}
+
+// Everything queued for `id`, as a socket that takes it all would.
+std::string drain(router_core& core, client_id id) {
+    std::string out(core.output(id));
+    core.wrote(id, out.size());
+    return out;
+}
+
+std::string id_bytes(client_id id) {
+    auto b = common::encode_id(id);
+    return {b.begin(), b.end()};
+}
+
+std::string msg(std::string_view payload) {
+    return std::string(payload) + '\0';
+}
+
+}  // namespace
+
+TEST_CASE("connect gives ids in order and queues each id first",
+          "[router_core]") {
+    router_core core(100, 1000);
+    CHECK(core.connect() == 0);
+    CHECK(core.connect() == 1);
+    CHECK(core.connect() == 2);
+    CHECK(writers(core) == std::vector<client_id>{0, 1, 2});
+    CHECK(core.output(2) == id_bytes(2));
+    core.left(1);
+    CHECK(core.connect() == 3);  // never reused
+    CHECK_FALSE(core.connected(1));
+    CHECK(core.size() == 3);
+}
+
+TEST_CASE("every frame of one read is routed, in order", "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect(), c = core.connect();
+    for (auto id : {a, b, c}) {
+        drain(core, id);
+    }
+    writers(core);
+    core.received(a,
+                  frame_bytes(b, "one") + frame_bytes(c, "two") +
+                      frame_bytes(b, "three") + frame_bytes(a, "self") +
+                      frame_bytes(b, "partial").substr(0, 7));
+    CHECK(writers(core) == std::vector<client_id>{b, c, a});
+    CHECK(drain(core, b) == msg("one") + msg("three"));
+    CHECK(drain(core, c) == msg("two"));
+    CHECK(drain(core, a) == msg("self"));
+    CHECK(closures(core).empty());
+}
+
+TEST_CASE("a frame split byte by byte is routed once complete",
+          "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    writers(core);
+    const auto wire = frame_bytes(b, "trickle");
+    for (std::size_t i = 0; i + 1 < wire.size(); ++i) {
+        core.received(a, wire.substr(i, 1));
+        REQUIRE(core.output(b).empty());
+    }
+    core.received(a, wire.substr(wire.size() - 1));
+    CHECK(writers(core) == std::vector<client_id>{b});
+    CHECK(drain(core, b) == msg("trickle"));
+}
+
+TEST_CASE("zero-copy input: read_buffer then received", "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    const auto wire = frame_bytes(b, "in place") + frame_bytes(b, "x");
+    auto space = core.read_buffer(a, 4096);
+    REQUIRE(space.size() == 4096);
+    std::memcpy(space.data(), wire.data(), wire.size());
+    core.received(a, wire.size());
+    CHECK(drain(core, b) == msg("in place") + msg("x"));
+    CHECK(core.read_buffer(99, 10).empty());  // unknown id
+}
+
+TEST_CASE("a client is listed as a writer only when its output was empty",
+          "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, a);
+    writers(core);  // b still holds its id: b is the driver's to write
+    core.received(a, frame_bytes(b, "queued behind the id"));
+    CHECK(writers(core).empty());
+    // A short write: the rest stays queued, in order, still unlisted.
+    core.wrote(b, 2);
+    core.received(a, frame_bytes(b, "more"));
+    CHECK(writers(core).empty());
+    CHECK(drain(core, b) ==
+          id_bytes(b).substr(2) + msg("queued behind the id") + msg("more"));
+    core.received(a, frame_bytes(b, "again"));
+    CHECK(writers(core) == std::vector<client_id>{b});
+}
+
+TEST_CASE("frames to unknown or departed ids are dropped and counted",
+          "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, a);
+    writers(core);
+    core.left(b);
+    core.received(a, frame_bytes(b, "gone") + frame_bytes(7, "never was"));
+    CHECK(core.drops() == 2);
+    CHECK(writers(core).empty());
+    CHECK(closures(core).empty());
+    CHECK(core.connected(a));
+}
+
+TEST_CASE("a client that leaves: its frames went, its output is dropped",
+          "[router_core]") {
+    router_core core(100, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    core.received(a, frame_bytes(b, "sent before leaving") + "\0\0");
+    core.left(a);  // with its id still queued and half a frame read
+    CHECK(drain(core, b) == msg("sent before leaving"));
+    CHECK(core.output(a).empty());
+    CHECK_FALSE(core.connected(a));
+    core.left(a);  // harmless twice
+    CHECK(core.size() == 1);
+}
+
+TEST_CASE("an over-long frame closes its sender after its earlier frames",
+          "[router_core]") {
+    router_core core(10, 1000);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    // Exactly max_frame is legal; one more byte without a 0 is not.
+    core.received(a,
+                  frame_bytes(b, std::string(10, 'x')) + id_bytes(b) +
+                      std::string(11, 'y'));
+    CHECK(drain(core, b) == msg(std::string(10, 'x')));
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == a);
+    CHECK(closed[0].why == reason::protocol_error);
+    CHECK_FALSE(core.connected(a));
+    CHECK(core.connected(b));
+    CHECK(closures(core).empty());  // reported once
+}
+
+TEST_CASE("a slow consumer is closed past max_pending, others carry on",
+          "[router_core]") {
+    router_core core(100, 64);
+    const auto a = core.connect(), slow = core.connect(), b = core.connect();
+    drain(core, a);
+    drain(core, b);
+    // `slow` never writes: its id (4 bytes) and 5 frames of 11 bytes fit
+    // in 64; the sixth would not.
+    const std::string ten(10, 's');
+    for (int i = 0; i < 5; ++i) {
+        core.received(a, frame_bytes(slow, ten));
+        REQUIRE(closures(core).empty());
+        CHECK(core.output(slow).size() <= 64);
+    }
+    core.received(a, frame_bytes(slow, ten) + frame_bytes(b, "fine"));
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == slow);
+    CHECK(closed[0].why == reason::slow_consumer);
+    CHECK_FALSE(core.connected(slow));
+    CHECK(core.output(slow).empty());
+    CHECK(drain(core, b) == msg("fine"));
+    // Later frames to it are drops, not a second closure.
+    core.received(a, frame_bytes(slow, ten));
+    CHECK(closures(core).empty());
+    CHECK(core.drops() == 1);
+}
+
+TEST_CASE("a client that floods itself is closed safely mid-read",
+          "[router_core]") {
+    router_core core(100, 32);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    std::string wire;
+    for (int i = 0; i < 10; ++i) {
+        wire += frame_bytes(a, "to me, to me");
+    }
+    wire += frame_bytes(b, "after");  // still routed: a sent it whole
+    core.received(a, wire);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == a);
+    CHECK_FALSE(core.connected(a));
+    CHECK(drain(core, b) == msg("after"));
+}
+
+TEST_CASE("output written piecemeal comes out whole and in order",
+          "[router_core]") {
+    router_core core(1000, 1 << 20);
+    const auto a = core.connect(), b = core.connect();
+    drain(core, b);
+    std::string expected, got;
+    for (int round = 0; round < 50; ++round) {
+        for (int i = 0; i < 20; ++i) {
+            const auto p = std::to_string(round) + "." + std::to_string(i);
+            core.received(a, frame_bytes(b, p));
+            expected += msg(p);
+        }
+        // The socket takes 37 bytes at a time, interleaved with arrivals.
+        for (int w = 0; w < 3 && !core.output(b).empty(); ++w) {
+            auto out = core.output(b).substr(0, 37);
+            got += out;
+            core.wrote(b, out.size());
+        }
+    }
+    got += drain(core, b);
+    CHECK(got == expected);
+    CHECK(core.output(b).empty());
+}
