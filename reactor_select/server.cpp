@@ -8,19 +8,21 @@
 //   thread-safe, and the state needs no lock because only this thread
 //   ever touches it.
 // Shared state: none is shared. `core_` (the sans-I/O router: parsers,
-//   output queues, id table) and `conns_` (the sockets) belong to the loop
-//   and are mutated directly: no lock, no channel, and since nothing ever
-//   waits for a client, no client can hold up another.
-// A frame's path: the race is won by the sender's read readiness -> one
-//   large read into the sender's parser -> the core queues each frame on
-//   its destination's output -> after the event, one write per
-//   destination with all of it.
+//   output queues, id table) and `conns_` (the sockets), in the base
+//   common::reactor_io, belong to the loop and are mutated directly: no
+//   lock, no channel, and since nothing ever waits for a client, no client
+//   can hold up another.
+// A frame's path: the race is won by the sender's read readiness ->
+//   reactor_io's read(): one large read into the sender's parser -> the
+//   core queues each frame on its destination's output -> after the
+//   event, reactor_io's flush(): one write per destination with all of it.
 // Trade-off: the race is rebuilt every round, O(connections) work per
 //   event, as with the article's `select_all`.
 // Compare with: reactor_handrolled/server.cpp, the same router and the
-//   same event handling, waiting instead with one wait per socket and a
-//   list of the ready ones; the diff between the two files is how events
-//   are waited for. Start reading at `loop`.
+//   same event handling (common/reactor_io.hpp: accept, read, flush,
+//   write, close), waiting instead with one wait per socket and a list of
+//   the ready ones; the diff between the two files is how events are
+//   waited for. Start reading at `loop`, then common/reactor_io.hpp.
 
 #include "reactor_select/server.hpp"
 
@@ -28,13 +30,10 @@
 #include <boost/asio.hpp>  // parallel_group.hpp needs it first
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <span>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "common/log.hpp"
-#include "common/net.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor_io.hpp"
 #include "common/server_impl.hpp"
 
 namespace reactor_select {
@@ -44,30 +43,15 @@ using asio::awaitable;
 using asio::use_awaitable;
 namespace experimental = asio::experimental;
 
-// One read takes up to this much: many frames per system call, all routed
-// before the next read (the article parsed one frame per read).
-constexpr std::size_t read_size = 64 * 1024;
-
-class router {
+class router : public reactor_io<router> {
   public:
     router(asio::io_context& ioc, const options& opts)
-        : acceptor_(open_acceptor(ioc, opts)),
-          backoff_(ioc),
-          core_(opts.max_frame, opts.max_pending),
-          unsafe_race_(opts.demo) {
-        acceptor_.non_blocking(true);
-    }
-
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+        : reactor_io(ioc, opts), unsafe_race_(opts.demo) {}
 
     void start() { co_spawn(acceptor_.get_executor(), loop(), asio::detached); }
 
   private:
-    // One connected client's socket; its input and output live in `core_`.
-    struct connection {
-        tcp::socket socket;
-        bool writing = false;  // output left after a short write
-    };
+    friend reactor_io;  // calls back_off()
 
     // snippet: reactor_select-op
     // Asio races operations of one type only, and a wait on the acceptor,
@@ -196,145 +180,15 @@ class router {
     }
     // snippet-end
 
-    // Nothing to arm ahead: every round's race waits on everything anew.
-    void watch(client_id, connection&) {}
-    void watch_writable(client_id, connection&) {}
-    void watch_acceptor() {}
-
-    // The back-off timer stands in for the acceptor in the race.
+    // The one hook reactor_io needs here: every round's race waits on
+    // everything anew, so nothing is armed ahead. The back-off timer
+    // stands in for the acceptor in the race.
     void back_off() {
         backing_off_ = true;
         backoff_.expires_after(accept_backoff);
     }
 
-    // What to do once something is ready: the same in both reactors.
-
-    // Accepts every pending connection. A failed accept (EMFILE...) is
-    // logged and accepting pauses for `accept_backoff`: a full descriptor
-    // table neither crashes the loop nor spins it.
-    void accept_all() {
-        for (;;) {
-            error_code ec;
-            tcp::socket socket = acceptor_.accept(ec);
-            if (ec == asio::error::would_block) {
-                watch_acceptor();
-                return;
-            }
-            if (ec) {
-                log_accept_error(ec);
-                back_off();
-                return;
-            }
-            socket.non_blocking(true, ec);
-            socket.set_option(tcp::no_delay(true), ec);
-            const client_id id = core_.connect();  // queues the id
-            watch(id, conns_.try_emplace(id, std::move(socket)).first->second);
-        }
-    }
-
-    enum class progress { more, idle, closed };
-
-    // snippet: reactor_select-read
-    // One large read, straight into the sender's parser; the core routes
-    // every frame it completes. A short read means the socket is empty, or
-    // nearly: if bytes came since, the next wait on it fires at once (Asio
-    // re-registers interest with epoll for each wait), so no read is spent
-    // on EAGAIN and none is missed. At EOF nothing is lost: frames were
-    // routed as they completed (CONTRACT.md, point 7).
-    progress read(client_id id, connection& c) {
-        auto space = core_.read_buffer(id, read_size);
-        if (space.empty()) {
-            return progress::closed;  // by the core: flush() closes it
-        }
-        error_code ec;
-        const std::size_t n =
-            c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
-        if (ec == asio::error::would_block) {
-            return progress::idle;
-        }
-        if (ec) {
-            close(id, ec);
-            return progress::closed;
-        }
-        core_.received(id, n);
-        return n == space.size() ? progress::more : progress::idle;
-    }
-    // snippet-end
-
-    // snippet: reactor_select-flush
-    // The core's decisions, carried out: the clients it closed (protocol
-    // error, slow consumer) lose their sockets; every client with output
-    // gets one write of all of it, however many frames that is.
-    void flush() {
-        core_.take_closures(closures_);
-        for (const auto& closed : closures_) {
-            if (auto it = conns_.find(closed.id); it != conns_.end()) {
-                abort(it->second.socket);
-                conns_.erase(it);
-            }
-        }
-        closures_.clear();
-        core_.take_writers(writers_);
-        for (client_id id : writers_) {
-            auto it = conns_.find(id);
-            if (it != conns_.end() && !it->second.writing) {
-                write(id, it->second);
-            }
-        }
-        writers_.clear();
-    }
-    // snippet-end
-
-    // Everything queued, in one write. A short write means the socket's
-    // buffer is full (another would fail with would_block): wait until it
-    // can take more.
-    void write(client_id id, connection& c) {
-        const std::string_view out = core_.output(id);
-        error_code ec;
-        std::size_t n = c.socket.write_some(asio::buffer(out), ec);
-        if (ec == asio::error::would_block) {
-            n = 0;
-            ec = {};
-        }
-        if (ec) {
-            close(id, ec);
-            return;
-        }
-        core_.wrote(id, n);
-        c.writing = n < out.size();
-        if (c.writing) {
-            watch_writable(id, c);
-        }
-    }
-
-    // A reset, not a FIN: what the kernel still holds for the client is
-    // discarded too, as the contract wants, and not kept for minutes after
-    // close; and a client that never reads learns of it at once (a FIN
-    // would wait behind the bytes it does not read). Closed explicitly:
-    // Asio's destructor turns lingering off again so as not to block.
-    static void abort(tcp::socket& socket) {
-        error_code ec;
-        socket.set_option(asio::socket_base::linger(true, 0), ec);
-        socket.close(ec);
-    }
-
-    // An error on one connection ends that connection only. Destroying the
-    // socket ends its pending waits with operation_aborted.
-    void close(client_id id, const error_code& ec) {
-        if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
-        }
-        core_.left(id);
-        conns_.erase(id);
-    }
-
-    // All owned by the loop's one thread, so none needs a guard.
-    tcp::acceptor acceptor_;
-    asio::steady_timer backoff_;  // after a failed accept
-    router_core core_;
-    std::unordered_map<client_id, connection> conns_;
-    std::vector<client_id> writers_;
-    std::vector<router_core::closure> closures_;
+    // Owned by the loop's one thread, like reactor_io's, so unguarded.
     bool backing_off_ = false;
     const bool unsafe_race_;  // --unsafe-race
 };

@@ -52,7 +52,7 @@ outcome frames_through_a_flood(bool unsafe_race, int max_sent) {
 
     std::set<int> seen;
     auto send = [&](int k) {
-        char payload[16];
+        char payload[32];
         std::snprintf(payload, sizeof payload, "frame %04d", k);
         b.send_frame(c.id(), payload);
     };

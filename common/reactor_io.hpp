@@ -1,0 +1,217 @@
+// What both reactors do once something is ready: accept, read, write and
+// close, with the router_core deciding what is routed where. How a reactor
+// learns that something is ready is its own server.cpp; everything else is
+// here, written once, so that
+// `diff -u reactor_handrolled/server.cpp reactor_select/server.cpp` is
+// about waiting for events and nothing else.
+//
+// Owns the acceptor, the back-off timer, the router_core and the
+// connection table. All belong to the loop's one thread (a reactor runs
+// one, whatever --threads says), so none needs a guard.
+//
+// Calls back into the waiter, the variant's `router`, for the waiting:
+//   watch_readable(id, c)  a new client, or one whose socket was read dry
+//   watch_writable(id, c)  a short write left output behind
+//   watch_acceptor()       every pending connection was accepted
+//   back_off()             an accept failed: pause for `accept_backoff`
+// The first three default to nothing, for a waiter that waits anew on
+// everything every round (reactor_select); one that arms each wait ahead
+// (reactor_handrolled) defines them. back_off() every waiter defines.
+//
+// Why a CRTP base (`class router : public reactor_io<router>`) and not a
+// class calling an interface of virtual hooks: the two halves call each
+// other all the time. The waiter reads, flushes and touches `core_` and
+// `conns_`; this code calls the hooks in the middle of accept_all() and
+// write(). As a base, it is part of the router itself: the variant names
+// `core_`, `conns_` and `read()` as its own, and its file reads as it did
+// before the split; the hooks are plain member functions bound at compile
+// time, with no back pointer and no virtual call; and what a waiter keeps
+// per connection (`WaitState`: handrolled notes which waits fired) sits
+// in the connection itself. The price: a template, so a header, and a
+// router befriends its base so that its hooks may stay private.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "id.hpp"
+#include "log.hpp"
+#include "net.hpp"
+#include "options.hpp"
+#include "router_core.hpp"
+
+namespace common {
+
+// For a waiter that keeps nothing per connection.
+struct no_wait_state {};
+
+template <class Waiter, class WaitState = no_wait_state>
+class reactor_io {
+  public:
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  protected:
+    // One read takes up to this much: many frames per system call, all
+    // routed before the next read (the article parsed one frame per read).
+    static constexpr std::size_t read_size = 64 * 1024;
+
+    // One connected client's socket; its input and output live in `core_`.
+    struct connection : WaitState {
+        explicit connection(tcp::socket s) : socket(std::move(s)) {}
+        tcp::socket socket;
+        bool writing = false;  // output left after a short write
+    };
+
+    reactor_io(asio::io_context& ioc, const options& opts)
+        : acceptor_(open_acceptor(ioc, opts)),
+          backoff_(ioc),
+          core_(opts.max_frame, opts.max_pending) {
+        acceptor_.non_blocking(true);
+    }
+
+    // snippet: reactor_io-hooks
+    // Nothing to arm ahead by default: a waiter that rebuilds every wait
+    // each round already waits on every socket and the acceptor.
+    void watch_readable(client_id, connection&) {}
+    void watch_writable(client_id, connection&) {}
+    void watch_acceptor() {}
+    // snippet-end
+
+    // Accepts every pending connection. A failed accept (EMFILE...) is
+    // logged and accepting pauses for `accept_backoff`: a full descriptor
+    // table neither crashes the loop nor spins it.
+    void accept_all() {
+        for (;;) {
+            error_code ec;
+            tcp::socket socket = acceptor_.accept(ec);
+            if (ec == asio::error::would_block) {
+                waiter().watch_acceptor();
+                return;
+            }
+            if (ec) {
+                log_accept_error(ec);
+                waiter().back_off();
+                return;
+            }
+            socket.non_blocking(true, ec);
+            socket.set_option(tcp::no_delay(true), ec);
+            const client_id id = core_.connect();  // queues the id
+            waiter().watch_readable(
+                id, conns_.try_emplace(id, std::move(socket)).first->second);
+        }
+    }
+
+    enum class progress { more, idle, closed };
+
+    // snippet: reactor_io-read
+    // One large read, straight into the sender's parser; the core routes
+    // every frame it completes. A short read means the socket is empty, or
+    // nearly: if bytes came since, the next wait on it fires at once (Asio
+    // re-registers interest with epoll for each wait), so no read is spent
+    // on EAGAIN and none is missed. At EOF nothing is lost: frames were
+    // routed as they completed (CONTRACT.md, point 7).
+    progress read(client_id id, connection& c) {
+        auto space = core_.read_buffer(id, read_size);
+        if (space.empty()) {
+            return progress::closed;  // by the core: flush() closes it
+        }
+        error_code ec;
+        const std::size_t n =
+            c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block) {
+            return progress::idle;
+        }
+        if (ec) {
+            close(id, ec);
+            return progress::closed;
+        }
+        core_.received(id, n);
+        return n == space.size() ? progress::more : progress::idle;
+    }
+    // snippet-end
+
+    // snippet: reactor_io-flush
+    // The core's decisions, carried out: the clients it closed (protocol
+    // error, slow consumer) lose their sockets; every client with output
+    // gets one write of all of it, however many frames that is.
+    void flush() {
+        core_.take_closures(closures_);
+        for (const auto& closed : closures_) {
+            if (auto it = conns_.find(closed.id); it != conns_.end()) {
+                abort(it->second.socket);
+                conns_.erase(it);
+            }
+        }
+        closures_.clear();
+        core_.take_writers(writers_);
+        for (client_id id : writers_) {
+            auto it = conns_.find(id);
+            if (it != conns_.end() && !it->second.writing) {
+                write(id, it->second);
+            }
+        }
+        writers_.clear();
+    }
+    // snippet-end
+
+    // An error on one connection ends that connection only. Destroying the
+    // socket ends its pending waits with operation_aborted.
+    void close(client_id id, const error_code& ec) {
+        if (!is_normal_close(ec)) {
+            log("client ", id, ": ", ec.message());
+        }
+        core_.left(id);
+        conns_.erase(id);
+    }
+
+    // All owned by the loop's one thread, so none needs a guard.
+    tcp::acceptor acceptor_;
+    asio::steady_timer backoff_;  // after a failed accept
+    router_core core_;
+    std::unordered_map<client_id, connection> conns_;
+    std::vector<client_id> writers_;  // for flush() to write to
+
+  private:
+    Waiter& waiter() { return static_cast<Waiter&>(*this); }
+
+    // Everything queued, in one write. A short write means the socket's
+    // buffer is full (another would fail with would_block): wait until it
+    // can take more.
+    void write(client_id id, connection& c) {
+        const std::string_view out = core_.output(id);
+        error_code ec;
+        std::size_t n = c.socket.write_some(asio::buffer(out), ec);
+        if (ec == asio::error::would_block) {
+            n = 0;
+            ec = {};
+        }
+        if (ec) {
+            close(id, ec);
+            return;
+        }
+        core_.wrote(id, n);
+        c.writing = n < out.size();
+        if (c.writing) {
+            waiter().watch_writable(id, c);
+        }
+    }
+
+    // A reset, not a FIN: what the kernel still holds for the client is
+    // discarded too, as the contract wants, and not kept for minutes after
+    // close; and a client that never reads learns of it at once (a FIN
+    // would wait behind the bytes it does not read). Closed explicitly:
+    // Asio's destructor turns lingering off again so as not to block.
+    static void abort(tcp::socket& socket) {
+        error_code ec;
+        socket.set_option(asio::socket_base::linger(true, 0), ec);
+        socket.close(ec);
+    }
+
+    std::vector<router_core::closure> closures_;
+};
+
+}  // namespace common
