@@ -364,6 +364,26 @@ struct proc_sample {
     long rss_kb = -1, hwm_kb = -1;
 };
 
+// CPU time (s) the whole machine spent busy, from /proc/stat: with the
+// server's and our own, it tells how much other processes took during the
+// measured window, i.e. how far the figures can be trusted.
+double machine_busy_s() {
+    std::ifstream st("/proc/stat");
+    std::string cpu;
+    unsigned long long v[8] = {};
+    st >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
+    // user nice system idle iowait irq softirq steal: all but idle, iowait.
+    const auto busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    return double(busy) / double(sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_s() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 proc_sample read_proc(int pid) {
     proc_sample s;
     if (pid <= 0)
@@ -586,6 +606,8 @@ class loadgen {
                 return;
             phase_ = phase::measure;
             cpu_at_start_ = read_proc(cfg_.server_pid).cpu_s;
+            busy_at_start_ = machine_busy_s();
+            self_at_start_ = self_cpu_s();
             if (flooder_)
                 flood();
             timer_.expires_at(measure_end_);
@@ -911,6 +933,8 @@ class loadgen {
     void end_measure() {
         phase_ = phase::drain;
         cpu_at_end_ = read_proc(cfg_.server_pid).cpu_s;
+        busy_at_end_ = machine_busy_s();
+        self_at_end_ = self_cpu_s();
         drain_deadline_ = steady::now() + std::chrono::seconds(1);
         drain_wait();
     }
@@ -1035,6 +1059,8 @@ class loadgen {
     double flood_done_s_ = -1;
     bool slow_disconnected_ = false;
     double cpu_at_start_ = -1, cpu_at_end_ = -1;
+    double busy_at_start_ = -1, busy_at_end_ = -1;
+    double self_at_start_ = 0, self_at_end_ = 0;
     long peak_rss_kb_ = -1, rss_start_kb_ = -1, hwm_kb_ = -1;
 };
 
@@ -1132,12 +1158,15 @@ void loadgen::print_json(bool deadline_hit) {
           << ", \"sampled_peak_rss_kb\": " << peak_rss_kb_
           << ", \"vmhwm_kb\": " << hwm_kb_ << "}";
     }
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    const double self_cpu =
-        double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-        double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    o << ",\n \"loadgen_cpu_s\": " << num(self_cpu) << "}\n";
+    o << ",\n \"loadgen_cpu_s\": " << num(self_cpu_s());
+    // Cores' worth of CPU that other processes used during the window
+    // (including a hypervisor's steal): 0 on a quiet machine.
+    if (busy_at_start_ >= 0 && busy_at_end_ >= 0 && cpu_at_start_ >= 0) {
+        const double others = (busy_at_end_ - busy_at_start_) - cpu -
+                              (self_at_end_ - self_at_start_);
+        o << ", \"others_cores\": " << num(std::max(0.0, others) / secs, 2);
+    }
+    o << "}\n";
     std::cout << o.str() << std::flush;
 }
 
