@@ -161,13 +161,20 @@ class router {
             drops_.dropped(f.dest, from);
             co_return;
         }
-        peer& dest = *it->second;
+        const auto hold = it->second;  // alive even if erased below
+        peer& dest = *hold;
         if (opts_.demo) {
             co_await dest.socket_lock.lock();
         }
-        // A failed write means the destination is leaving; its own session
-        // sees the error on its next read and removes it.
-        co_await async_write(dest.writer, asio::buffer(f.message), as_tuple);
+        // A failed write means the destination is leaving: drop it now (its
+        // own session sees the error too). A second write would never
+        // return: after a failed write, Asio's epoll reactor waits for the
+        // socket to be reported ready again, and a dead one never is.
+        auto [ec, n] = co_await async_write(
+            dest.writer, asio::buffer(f.message), as_tuple);
+        if (ec) {
+            writers_.erase(it);
+        }
         if (opts_.demo) {
             dest.socket_lock.unlock();
         }

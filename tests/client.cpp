@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -86,6 +87,52 @@ void client::send(std::string_view bytes) {
         }
         bytes.remove_prefix(static_cast<std::size_t>(n));
     }
+}
+
+std::size_t client::flood(std::uint32_t dest,
+                          std::size_t total,
+                          clock::duration stall,
+                          std::size_t payload) {
+    // A block of whole frames, sent round and round.
+    const auto one = frame_bytes(dest, std::string(payload, 'f'));
+    std::string block;
+    while (block.size() < 256 * 1024) {
+        block += one;
+    }
+    // Whole frames only, so that the stream stays parseable after it.
+    total = (total + one.size() - 1) / one.size() * one.size();
+    const auto deadline = clock::now() + patience;
+    std::size_t sent = 0;
+    while (sent < total && clock::now() < deadline) {
+        pollfd p{fd_, POLLOUT, 0};
+        const int wait = std::min(
+            ms_until(deadline),
+            static_cast<int>(
+                std::chrono::duration_cast<std::chrono::milliseconds>(stall)
+                    .count()));
+        const int r = ::poll(&p, 1, wait);
+        if (r == 0) {
+            break;  // the server stopped taking bytes
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail_errno("poll");
+        }
+        const auto at = sent % block.size();
+        const auto len = std::min(block.size() - at, total - sent);
+        auto n =
+            ::send(fd_, block.data() + at, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+            fail_errno("send");
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    return sent;
 }
 
 bool client::wait_readable(clock::time_point deadline) {

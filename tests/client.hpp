@@ -41,6 +41,14 @@ class client {
     void send_frame(std::uint32_t dest, std::string_view payload) {
         send(frame_bytes(dest, payload));
     }
+    // Sends at least `total` bytes of frames (whole frames of `payload`
+    // bytes each) to `dest`, never blocking for long: it stops early, maybe
+    // mid-frame, once the server has taken nothing for `stall`, or at the
+    // deadline. Returns the bytes sent.
+    std::size_t flood(std::uint32_t dest,
+                      std::size_t total,
+                      clock::duration stall,
+                      std::size_t payload = 16 * 1024);
 
     // Exactly n bytes, or timeout_error (or std::runtime_error on EOF).
     std::string read_exactly(std::size_t n, clock::duration within = patience);
