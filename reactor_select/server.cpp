@@ -94,6 +94,7 @@ class router : public reactor_io<router> {
     struct event {
         enum { accept, read, write } what;
         client_id id = 0;
+        bool operator==(const event&) const = default;
     };
 
     // snippet: reactor_select-race
@@ -108,7 +109,7 @@ class router : public reactor_io<router> {
     //    acceptor, or its back-off timer, is always in the race.
     //  - A group is not thread-safe: one thread runs the loop.
     awaitable<void> loop() {
-        for (std::size_t round = 0;; ++round) {
+        for (;;) {
             std::vector<event> events{{event::accept}};
             for (const auto& [id, c] : conns_) {
                 events.push_back({event::read, id});
@@ -116,11 +117,11 @@ class router : public reactor_io<router> {
                     events.push_back({event::write, id});
                 }
             }
-            // The first ready event in the list wins: rotate it, or a busy
-            // socket early in the list would win every round.
-            std::rotate(events.begin(),
-                        events.begin() + round % events.size(),
-                        events.end());
+            // Round robin: the list starts after the last winner.
+            auto last = std::find(events.begin(), events.end(), last_);
+            if (last != events.end()) {
+                std::rotate(events.begin(), last + 1, events.end());
+            }
             std::vector<decltype(race_op({}))> ops;
             ops.reserve(events.size());
             for (const auto& e : events) {
@@ -129,7 +130,20 @@ class router : public reactor_io<router> {
             auto [order, errors, sizes] =
                 co_await experimental::make_parallel_group(std::move(ops))
                     .async_wait(experimental::wait_for_one(), use_awaitable);
-            handle(events[order[0]], errors[order[0]], sizes[order[0]]);
+            // The winner is the first ready event in *our* order, as in the
+            // article's select_all, not the first the kernel reported: a
+            // socket with fresh data jumps the kernel's queue, and under
+            // load the others would wait for seconds. Every wait in the
+            // same batch has completed without error: those are ready.
+            std::size_t winner = order[0];
+            for (std::size_t i = 0; i < events.size(); ++i) {
+                if (!errors[i]) {
+                    winner = i;
+                    break;
+                }
+            }
+            last_ = events[winner];
+            handle(events[winner], errors[winner], sizes[winner]);
             flush();
         }
     }
@@ -190,7 +204,8 @@ class router : public reactor_io<router> {
 
     // Owned by the loop's one thread, like reactor_io's, so unguarded.
     bool backing_off_ = false;
-    const bool unsafe_race_;  // --unsafe-race
+    event last_{event::accept};  // the last round's winner
+    const bool unsafe_race_;     // --unsafe-race
 };
 
 }  // namespace reactor_select
