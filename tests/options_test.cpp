@@ -49,17 +49,18 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
 }
 
 TEST_CASE("bad options are refused with a message naming them", "[options]") {
-    for (auto args : std::vector<std::vector<const char*>>{{"--nope"},
-                                                           {"--bind", "localhost"},
-             {"--bind", "1.2.3"},
-             {"--port", "65536"},
-                                                           {"--port", "-1"},
-                                                           {"--port", "12ab"},
-                                                           {"--threads", "0"},
-                                                           {"--max-frame", "0"},
-                                                           {"--max-pending"},
-                                                           {"--demo=1"},
-                                                           {"--help=yes"}}) {
+    for (auto args :
+         std::vector<std::vector<const char*>>{{"--nope"},
+                                               {"--bind", "localhost"},
+                                               {"--bind", "1.2.3"},
+                                               {"--port", "65536"},
+                                               {"--port", "-1"},
+                                               {"--port", "12ab"},
+                                               {"--threads", "0"},
+                                               {"--max-frame", "0"},
+                                               {"--max-pending"},
+                                               {"--demo=1"},
+                                               {"--help=yes"}}) {
         auto r = parse(args);
         CHECK_FALSE(r.opts);
         CHECK(r.error.starts_with(
