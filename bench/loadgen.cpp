@@ -48,6 +48,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/id.hpp"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -535,13 +537,12 @@ class loadgen {
             co_return "connect: " + ec.message();
         c.sock.set_option(tcp::no_delay(true), ec);
         if (cfg_.protocol == config::router) {
-            std::array<unsigned char, 4> idb;
+            std::array<char, 4> idb;
             auto [ec2, n] =
                 co_await asio::async_read(c.sock, asio::buffer(idb), as_tuple);
             if (ec2)
                 co_return "reading the id: " + ec2.message();
-            c.id = std::uint32_t(idb[0]) << 24 | idb[1] << 16 | idb[2] << 8 |
-                   idb[3];
+            c.id = common::decode_id(idb.data());
             co_return "";
         }
         // Redis: subscribed clients speak RESP3, so that one connection may
@@ -701,10 +702,8 @@ class loadgen {
         const std::string_view filler(pattern().data() + seq % 251,
                                       cfg_.size - header_size);
         if (cfg_.protocol == config::router) {
-            const std::uint32_t d = c.partner->id;
-            const char idb[4] = {
-                char(d >> 24), char(d >> 16), char(d >> 8), char(d)};
-            c.wbuf.append(idb, 4);
+            const auto idb = common::encode_id(c.partner->id);
+            c.wbuf.append(idb.data(), idb.size());
             c.wbuf.append(head, header_size);
             c.wbuf.append(filler);
             c.wbuf.push_back('\0');
@@ -875,8 +874,8 @@ class loadgen {
         std::string frame;
         const std::string payload(cfg_.flood_frame, 'x');
         if (cfg_.protocol == config::router) {
-            const std::uint32_t d = slow_->id;
-            frame = {char(d >> 24), char(d >> 16), char(d >> 8), char(d)};
+            const auto idb = common::encode_id(slow_->id);
+            frame.assign(idb.begin(), idb.end());
             frame += payload;
             frame.push_back('\0');
         } else {

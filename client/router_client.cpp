@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/id.hpp"
+
 namespace {
 
 constexpr std::string_view usage_text =
@@ -161,8 +163,8 @@ std::optional<std::string> frame_of(std::string_view line) {
     if (text.find('\0') != text.npos) {
         return std::nullopt;  // a 0 would end the frame early
     }
-    std::string f = {char(dest >> 24), char(dest >> 16), char(dest >> 8)};
-    f += char(dest);
+    const auto id = common::encode_id(dest);
+    std::string f(id.begin(), id.end());
     f += text;
     f += '\0';
     return f;
@@ -226,10 +228,7 @@ struct session {
         }
         inbox.append(buf, static_cast<std::size_t>(n));
         if (!have_id && inbox.size() >= 4) {
-            const auto* p = reinterpret_cast<unsigned char*>(inbox.data());
-            const auto id = std::uint32_t(p[0]) << 24 |
-                            std::uint32_t(p[1]) << 16 |
-                            std::uint32_t(p[2]) << 8 | p[3];
+            const auto id = common::decode_id(inbox.data());
             inbox.erase(0, 4);
             have_id = true;
             std::printf("id %u\n", id);
