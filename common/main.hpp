@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "log.hpp"
+#include "net.hpp"
 #include "options.hpp"
 #include "server.hpp"
 
@@ -37,8 +38,9 @@ int run_main(int argc, char** argv) {
         signal_waiter signals;
         Server server(opts);
         server.start();
-        const bool v6 = opts.bind.find(':') != std::string::npos;
-        std::cout << "listening on " << (v6 ? "[" : "") << opts.bind
+        const auto address = bind_address(opts);
+        const bool v6 = address.is_v6();
+        std::cout << "listening on " << (v6 ? "[" : "") << address
                   << (v6 ? "]:" : ":") << server.port() << std::endl;
         const int sig = signals.wait();
         log(info.name, ": signal ", sig, ", shutting down");

@@ -8,15 +8,28 @@
 
 namespace common {
 
-tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts) {
+asio::ip::address bind_address(const options& opts) {
     error_code ec;
-    const auto address = asio::ip::make_address(opts.bind, ec);
-    const std::string where = opts.bind + ":" + std::to_string(opts.port);
-    if (ec) {
-        throw std::runtime_error("cannot listen on " + where +
-                                 ": not an IP address");
+    auto address = asio::ip::make_address(opts.bind, ec);
+    if (!ec) {
+        return address;
     }
-    tcp::endpoint endpoint(address, opts.port);
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    const auto results =
+        resolver.resolve(opts.bind, "", tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+        throw std::runtime_error(
+            "cannot listen on " + opts.bind + ":" + std::to_string(opts.port) +
+            ": cannot resolve: " + (ec ? ec.message() : "no address"));
+    }
+    return results.begin()->endpoint().address();
+}
+
+tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts) {
+    const tcp::endpoint endpoint(bind_address(opts), opts.port);
+    const std::string where = opts.bind + ":" + std::to_string(opts.port);
+    error_code ec;
     tcp::acceptor acceptor(ioc);
     auto fail = [&](const char* what) {
         throw std::runtime_error("cannot listen on " + where + ": " + what +

@@ -18,6 +18,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
+// The address --bind names: itself, or a host name's first address.
+// Throws with a one-line message when a name does not resolve.
+asio::ip::address bind_address(const options& opts);
+
 // Binds and listens, or throws with a one-line message that names the
 // address (CONTRACT.md: a port in use exits 1 with such a line).
 tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <thread>
@@ -34,6 +35,32 @@ bool is_ip_address(std::string_view text) {
     unsigned char buf[sizeof(in6_addr)];
     return inet_pton(AF_INET, s.c_str(), buf) == 1 ||
            inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// A name that the resolver may look up (RFC 1123 labels). Digits and dots
+// alone are not a name: "1.2.3" is a mistyped address, which the resolver
+// would otherwise read as 1.2.0.3.
+bool is_host_name(std::string_view text) {
+    if (text.empty() || text.size() > 253 ||
+        text.find_first_not_of("0123456789.") == text.npos) {
+        return false;
+    }
+    std::size_t label = 0;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        const char c = i < text.size() ? text[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || text[i - 1] == '-') {
+                return false;
+            }
+            label = 0;
+        } else if (std::isalnum(static_cast<unsigned char>(c)) ||
+                   (c == '-' && label > 0)) {
+            ++label;
+        } else {
+            return false;
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -76,8 +103,9 @@ parse_result parse_command_line(int argc,
         } else if (is_flag) {
             o.demo = true;
         } else if (arg == "--bind") {
-            if (!take_value() || !is_ip_address(value)) {
-                return bad("expects an IPv4 or IPv6 address");
+            if (!take_value() ||
+                !(is_ip_address(value) || is_host_name(value))) {
+                return bad("expects an IPv4 or IPv6 address or a host name");
             }
             o.bind = value;
         } else if (arg == "--port") {
@@ -95,6 +123,14 @@ parse_result parse_command_line(int argc,
                 !parse_number<std::size_t>(value, o.max_pending, 1, size_max)) {
                 return bad("expects a positive number of bytes");
             }
+        } else if (arg == "--write-timeout") {
+            unsigned ms = 0;
+            if (!take_value() ||
+                !parse_number<unsigned>(value, ms, 0, 86'400'000)) {
+                return bad(
+                    "expects milliseconds from 0 (no deadline) to 86400000");
+            }
+            o.write_timeout = std::chrono::milliseconds(ms);
         } else if (arg == "--threads") {
             if (!take_value() ||
                 !parse_number<unsigned>(value, o.threads, 1, 1024)) {
@@ -111,13 +147,14 @@ std::string usage(const variant_info& info) {
     std::string u;
     u += "usage: " + std::string(info.name) +
          " [--bind ADDR] [--port N] [--max-frame BYTES]\n"
-         "       [--max-pending BYTES] [--threads N]";
+         "       [--max-pending BYTES] [--write-timeout MS] [--threads N]";
     if (!info.demo_flag.empty()) {
         u += " [" + std::string(info.demo_flag) + "]";
     }
     u += " [--help]\n\n";
     u += std::string(info.name) + ": " + std::string(info.model) + "\n\n";
-    u += "  --bind ADDR          address to listen on (default 127.0.0.1)\n";
+    u += "  --bind ADDR          address or host name to listen on (default "
+         "127.0.0.1)\n";
     u += "  --port N             port to listen on, 0 for any (default "
          "8080)\n";
     u += "  --max-frame BYTES    longest payload accepted (default "
@@ -131,6 +168,11 @@ std::string usage(const variant_info& info) {
                "model never\n"
                "                       queues, it blocks (that is its "
                "lesson)\n";
+    u += "  --write-timeout MS   a client with output waiting that takes "
+         "none of it\n"
+         "                       for this long is disconnected as a slow "
+         "consumer\n"
+         "                       (default 10000; 0: no deadline)\n";
     u += info.multi_threaded
              ? "  --threads N          threads running the event loop "
                "(default: one\n"

@@ -1,6 +1,7 @@
 // The command line every variant shares (CONTRACT.md, "Executables").
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -25,6 +26,9 @@ struct options {
     std::uint16_t port = 8080;
     std::size_t max_frame = 1048576;
     std::size_t max_pending = 8388608;
+    // How long a client with output waiting for it may take none of it
+    // before it is disconnected as a slow consumer; zero: no deadline.
+    std::chrono::milliseconds write_timeout{10000};
     unsigned threads = 0;  // 0: one per hardware thread
     bool demo = false;     // the variant's demonstration flag was given
     bool help = false;

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/net.hpp"
+
 namespace {
 constexpr common::variant_info info{
     .name = "demo",
@@ -26,6 +28,7 @@ TEST_CASE("defaults follow the contract", "[options]") {
     CHECK(r.opts->port == 8080);
     CHECK(r.opts->max_frame == 1048576);
     CHECK(r.opts->max_pending == 8388608);
+    CHECK(r.opts->write_timeout == std::chrono::milliseconds(10000));
     CHECK(r.opts->thread_count() >= 1);
 }
 
@@ -36,6 +39,8 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
                     "--max-frame",
                     "10",
                     "--max-pending=20",
+                    "--write-timeout",
+                    "0",
                     "--threads",
                     "3",
                     "--demo"});
@@ -44,6 +49,7 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
     CHECK(r.opts->port == 0);
     CHECK(r.opts->max_frame == 10);
     CHECK(r.opts->max_pending == 20);
+    CHECK(r.opts->write_timeout == std::chrono::milliseconds(0));
     CHECK(r.opts->thread_count() == 3);
     CHECK(r.opts->demo);
 }
@@ -51,8 +57,11 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
 TEST_CASE("bad options are refused with a message naming them", "[options]") {
     for (auto args :
          std::vector<std::vector<const char*>>{{"--nope"},
-                                               {"--bind", "localhost"},
                                                {"--bind", "1.2.3"},
+                                               {"--bind", "no_such host"},
+                                               {"--bind", "-bad.example"},
+                                               {"--write-timeout", "-1"},
+                                               {"--write-timeout", "1s"},
                                                {"--port", "65536"},
                                                {"--port", "-1"},
                                                {"--port", "12ab"},
@@ -66,4 +75,16 @@ TEST_CASE("bad options are refused with a message naming them", "[options]") {
         CHECK(r.error.starts_with(
             std::string(args[0]).substr(0, std::string(args[0]).find('='))));
     }
+}
+
+TEST_CASE("--bind takes a host name, resolved when the server binds",
+          "[options]") {
+    for (const char* name : {"localhost", "router-1.example.org", "h"}) {
+        auto r = parse({"--bind", name});
+        REQUIRE(r.opts);
+        CHECK(r.opts->bind == name);
+    }
+    auto r = parse({"--bind", "localhost"});
+    REQUIRE(r.opts);
+    CHECK(common::bind_address(*r.opts).is_loopback());
 }
