@@ -14,7 +14,7 @@
 // destination. Batching is the lever: one write per 16-byte frame would cap
 // this loop near a few hundred thousand frames/s.
 //
-// It obeys CONTRACT.md like a variant: ids in accept order from 0, never
+// It obeys docs/protocol.md like a variant: ids in accept order from 0, never
 // reused; frames to unknown ids dropped and counted; --max-frame closes the
 // sender; --max-pending disconnects a slow consumer; SIGINT/SIGTERM exit 0;
 // EMFILE pauses accepting instead of spinning.

@@ -271,7 +271,7 @@ struct session {
     }
 
     // The end of the input: half-close, so the router forwards every frame
-    // we sent before it sees our EOF (CONTRACT.md, point 7), and print
+    // we sent before it sees our EOF (docs/protocol.md, point 7), and print
     // what still arrives until it closes, for up to `linger`.
     void finish(clock::duration linger) {
         ::shutdown(sock, SHUT_WR);

@@ -2,7 +2,7 @@
 //
 // Every variant reads into this parser and forwards what it yields, so the
 // five servers can only differ in how they share state, never in how they
-// read the protocol (CONTRACT.md, points 2, 3 and 6).
+// read the protocol (docs/protocol.md, points 2, 3 and 6).
 //
 // Two fixes over the article's `parse_message`:
 //  - `next()` is called until it says `need_more`, so every complete frame

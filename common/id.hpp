@@ -1,4 +1,4 @@
-// Client ids on the wire: a u32 in network order (CONTRACT.md, point 1).
+// Client ids on the wire: a u32 in network order (docs/protocol.md, point 1).
 #pragma once
 
 #include <array>

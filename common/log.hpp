@@ -1,6 +1,6 @@
 // Logging to stderr: one line per event, written with a single write(2) so
 // lines from several threads never interleave. stdout carries only the
-// `listening on` line (CONTRACT.md).
+// `listening on` line (docs/protocol.md).
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,7 @@ void log(const Args&... args) {
     write_log_line(os.str());
 }
 
-// Frames to unknown ids are dropped, counted and logged (CONTRACT.md,
+// Frames to unknown ids are dropped, counted and logged (docs/protocol.md,
 // point 5). A misbehaving client can drop millions, so only the first few
 // and then every 1000th are written out; the count stays exact.
 class drop_counter {

@@ -23,16 +23,16 @@ using boost::system::error_code;
 asio::ip::address bind_address(const options& opts);
 
 // Binds and listens, or throws with a one-line message that names the
-// address (CONTRACT.md: a port in use exits 1 with such a line).
+// address (docs/protocol.md: a port in use exits 1 with such a line).
 tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts);
 
 // EOF, reset and cancellation end a connection normally: not worth a log
-// line at the error level (STYLE.md, point 6).
+// line at the error level (the one error policy of every variant).
 bool is_normal_close(const error_code& ec);
 
 // An accept that failed (EMFILE when out of descriptors, ECONNABORTED...)
 // is logged and retried after this pause, so a full descriptor table
-// neither crashes the server nor spins it (CONTRACT.md).
+// neither crashes the server nor spins it (docs/protocol.md).
 inline constexpr std::chrono::milliseconds accept_backoff{50};
 void log_accept_error(const error_code& ec);
 

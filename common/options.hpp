@@ -1,4 +1,4 @@
-// The command line every variant shares (CONTRACT.md, "Executables").
+// The command line every variant shares (docs/protocol.md, "Command line").
 #pragma once
 
 #include <chrono>

@@ -113,7 +113,7 @@ class reactor_io {
     // nearly: if bytes came since, the next wait on it fires at once (Asio
     // re-registers interest with epoll for each wait), so no read is spent
     // on EAGAIN and none is missed. At EOF nothing is lost: frames were
-    // routed as they completed (CONTRACT.md, point 7).
+    // routed as they completed (docs/protocol.md, point 7).
     progress read(client_id id, connection& c) {
         auto space = core_.read_buffer(id, read_size);
         if (space.empty()) {

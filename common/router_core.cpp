@@ -46,7 +46,7 @@ void router_core::received(client_id id, std::string_view bytes) {
     route(id, it->second);
 }
 
-// Every complete frame now, not one per read (NOTES.md). A client closed
+// Every complete frame now, not the article's one per read. A client closed
 // meanwhile stays in the table until the loop ends: the sender itself may
 // be one (a slow consumer of its own frames), and `f` points into its
 // parser.

@@ -11,7 +11,7 @@
 // Events out: take_writers() (who has new output to write),
 //             take_closures() (whom to disconnect, and why), output(id).
 //
-// Guarantees (CONTRACT.md):
+// Guarantees (docs/protocol.md):
 //  - ids in accept order from 0, never reused; a client's id is the first
 //    thing queued for it, so no frame can overtake it;
 //  - every complete frame of a read is routed before received() returns,

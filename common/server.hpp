@@ -1,5 +1,5 @@
 // The one interface all five variants implement, so one test suite and one
-// main() drive them all in-process (STYLE.md, point 2).
+// main() drive them all in-process.
 //
 // A variant writes its model as a class `router` in its server.cpp (the
 // article's `Router`) and exposes it as `common::server<router, info>`.

@@ -42,7 +42,7 @@ struct outcome {
     bool too_long = false;
 };
 
-// The protocol as CONTRACT.md states it, on the whole stream at once: a
+// The protocol as docs/protocol.md states it, on the whole stream at once: a
 // 4-byte id, then payload bytes up to a 0; a payload of more than
 // max_frame bytes without its 0 is an error, and so is one whose 0 comes
 // too late (no valid frame can hold it).

@@ -1,7 +1,7 @@
 // libFuzzer target for common::router_core, the sans-I/O state machine
 // both reactors drive: any sequence of events (connects, reads of any
 // bytes from any id, partial writes, departures) against a plain model of
-// CONTRACT.md written here from scratch.
+// docs/protocol.md written here from scratch.
 //
 // After every event the core and the model must agree on who is
 // connected, on every byte queued for every client, on the drop count,
@@ -39,7 +39,7 @@ using reason = router_core::close_reason;
     std::abort();
 }
 
-// CONTRACT.md as a model: each client's unparsed input and queued output,
+// docs/protocol.md as a model: each client's unparsed input and queued output,
 // routed frame by frame.
 class model {
   public:

@@ -1,4 +1,4 @@
-// CONTRACT.md point 7, and what stop() promises: nothing a client sent
+// docs/protocol.md point 7, and what stop() promises: nothing a client sent
 // completely is lost when it leaves, and nothing is left behind.
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-// CONTRACT.md point 6: an over-long frame closes its sender, and only it.
+// docs/protocol.md point 6: an over-long frame closes its sender, and only it.
 #include "fixture.hpp"
 
 using namespace testing;

@@ -126,7 +126,7 @@ TEMPLATE_TEST_CASE("a scripted router_client: --send-file, then --expect",
         lines << to << " one\r\n" << to << " two\n" << to << " three";
     }
     // The sender exits at the end of its file, right after sending: every
-    // frame it sent must still be forwarded (CONTRACT.md, point 7).
+    // frame it sent must still be forwarded (docs/protocol.md, point 7).
     process sender({binary_path("router_client"),
                     "--port",
                     std::to_string(r.port()),

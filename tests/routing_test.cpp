@@ -1,4 +1,4 @@
-// CONTRACT.md points 1 to 5: ids, framing, forwarding, self-send, drops.
+// docs/protocol.md points 1 to 5: ids, framing, forwarding, self-send, drops.
 #include "fixture.hpp"
 
 using namespace testing;
