@@ -77,7 +77,7 @@ TEST_CASE("bad options are refused with a message naming them", "[options]") {
     }
 }
 
-TEST_CASE("--bind takes a host name, resolved when the server binds",
+TEST_CASE("a host name for --bind is resolved when the server binds",
           "[options]") {
     for (const char* name : {"localhost", "router-1.example.org", "h"}) {
         auto r = parse({"--bind", name});

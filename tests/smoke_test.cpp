@@ -30,6 +30,29 @@ TEMPLATE_TEST_CASE("the executable prints its listening line and routes",
     expect(b, std::string("over the wire") + '\0');
 }
 
+TEMPLATE_TEST_CASE("a host name for --bind: it listens on its address",
+                   "[smoke]",
+                   ROUTER_VARIANTS) {
+    process p({exe<TestType>(), "--bind", "localhost", "--port", "0"});
+    const auto line = p.read_stdout_line();
+    // localhost is 127.0.0.1 or ::1, whichever the resolver lists first.
+    REQUIRE((line.starts_with("listening on 127.0.0.1:") ||
+             line.starts_with("listening on [::1]:")));
+    if (line.starts_with("listening on 127.0.0.1:")) {
+        client a(port_of(line));
+        CHECK(a.id() == 0);
+    }
+}
+
+TEMPLATE_TEST_CASE("a host name that does not resolve exits 1 naming it",
+                   "[smoke]",
+                   ROUTER_VARIANTS) {
+    process p({exe<TestType>(), "--bind", "no-such-host.invalid"});
+    const auto err = p.read_stderr_all();
+    CHECK(p.wait() == 1);
+    CHECK(err.find("no-such-host.invalid") != std::string::npos);
+}
+
 TEMPLATE_TEST_CASE("SIGTERM and SIGINT exit 0 within 2 s, connections open",
                    "[smoke]",
                    ROUTER_VARIANTS) {
@@ -53,8 +76,12 @@ TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
     process p({exe<TestType>(), "--help"});
     const auto out = p.read_stdout_all();
     CHECK(p.wait() == 0);
-    for (auto option :
-         {"--bind", "--port", "--max-frame", "--max-pending", "--threads"}) {
+    for (auto option : {"--bind",
+                        "--port",
+                        "--max-frame",
+                        "--max-pending",
+                        "--write-timeout",
+                        "--threads"}) {
         CHECK(out.find(option) != std::string::npos);
     }
     // A variant that cannot honour an option says so.
