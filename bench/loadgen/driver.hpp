@@ -51,6 +51,7 @@ class driver {
     // ---- receiving
     void read(client& c);
     void on_data(client& c);
+    void on_flooder_data(client& c);
     void check(client& c,
                std::string_view payload,
                std::uint64_t now_ns,

@@ -27,32 +27,47 @@ void hol_probe::start_flood(steady::time_point since) {
     while (flooder_.wbuf.size() < 256 * 1024) {
         flooder_.wbuf += frame;
     }
-    flood_more();
+    flooding_ = true;
+    write_next();
 }
 
-void hol_probe::flood_more() {
-    if (result_.flood_bytes_sent >= cfg_.flood_bytes || stopped_) {
+// The flooder's one write in flight: what the protocol must answer first,
+// else more of the flood.
+void hol_probe::write_next() {
+    if (flooder_.writing || stopped_) {
         return;
     }
+    const bool answer = !flooder_.reply.empty();
+    if (!answer &&
+        (!flooding_ || result_.flood_bytes_sent >= cfg_.flood_bytes)) {
+        return;
+    }
+    if (answer) {
+        answer_.swap(flooder_.reply);
+        flooder_.reply.clear();
+    }
+    const std::string& out = answer ? answer_ : flooder_.wbuf;
     flooder_.writing = true;
     asio::async_write(
         flooder_.sock,
-        asio::buffer(flooder_.wbuf),
-        [this](error_code ec, std::size_t n) {
+        asio::buffer(out),
+        [this, answer](error_code ec, std::size_t n) {
             flooder_.writing = false;
-            result_.flood_bytes_sent += n / frame_wire_ * cfg_.flood_frame;
+            if (!answer) {
+                result_.flood_bytes_sent += n / frame_wire_ * cfg_.flood_frame;
+            }
             if (ec) {
                 if (ec != asio::error::operation_aborted) {
                     result_.flood_error = ec.message();
                 }
                 return;
             }
-            if (result_.flood_bytes_sent >= cfg_.flood_bytes) {
+            if (!answer && result_.flood_bytes_sent >= cfg_.flood_bytes) {
                 result_.flood_done_s =
                     std::chrono::duration<double>(steady::now() - since_)
                         .count();
             }
-            flood_more();
+            write_next();
         });
 }
 

@@ -40,6 +40,9 @@ class hol_probe {
     // Floods the slow client, as fast as the server takes it; times are
     // from `since`.
     void start_flood(steady::time_point since);
+    // Sends what the protocol left the flooder to answer (NATS: PONG),
+    // once its write in flight, if any, is done.
+    void answer() { write_next(); }
     // The load is over: the flooder stops, the slow client reads at last;
     // `done` is called at end of file or after 1.5 s.
     void drain(std::function<void()> done);
@@ -49,7 +52,7 @@ class hol_probe {
     const hol_result& result() const { return result_; }
 
   private:
-    void flood_more();
+    void write_next();
     void drain_read();
 
     const config& cfg_;
@@ -59,8 +62,9 @@ class hol_probe {
     asio::steady_timer timer_;
     std::function<void()> done_;
     steady::time_point since_;
+    std::string answer_;  // the flooder's answer being written
     std::size_t frame_wire_ = 1;
-    bool stopped_ = false;
+    bool flooding_ = false, stopped_ = false;
     hol_result result_;
 };
 

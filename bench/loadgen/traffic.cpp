@@ -121,7 +121,7 @@ void driver::read(client& c) {
             if (c.kind == role::pair) {
                 on_data(c);
             } else {
-                c.rbeg = c.rend;  // the flooder's replies: discarded
+                on_flooder_data(c);
             }
             read(c);
         });
@@ -152,6 +152,23 @@ void driver::on_data(client& c) {
     if (c.received != before) {
         c.last_rx = now;
         pump(*c.partner);
+    }
+}
+
+// The flooder's input, replies to its publishes (Redis) or the server's
+// PINGs (NATS), is dropped; only what the protocol must answer is kept.
+void driver::on_flooder_data(client& c) {
+    const char* p = c.rbuf.data() + c.rbeg;
+    const char* end = c.rbuf.data() + c.rend;
+    event e;
+    while (proto_->next(p, end, e, c.reply)) {
+    }
+    c.rbeg = p - c.rbuf.data();
+    if (c.rbeg == c.rend) {
+        c.rbeg = c.rend = 0;
+    }
+    if (!c.reply.empty() && probe_) {
+        probe_->answer();
     }
 }
 
