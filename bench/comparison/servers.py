@@ -15,6 +15,9 @@ from .common import BIN, BUILD, LIMIT, NATS, REDIS, ROOT, VARIANTS, say
 # The peers: Debian's binaries, each started on a free port of our own (a
 # package's service, if running, keeps its default port).
 PEER_BINARY = {REDIS: "redis-server", NATS: "nats-server"}
+# How each server is asked to stop: nats-server exits 1 on SIGTERM, 0 on
+# SIGINT (its "clean shutdown").
+STOP_SIGNAL = {NATS: signal.SIGINT}
 
 
 def peer_command(name, path, port, args):
@@ -134,19 +137,21 @@ class Server:
         return self.proc.pid
 
     def stop(self):
-        """SIGTERM; returns "" if it exited 0 within 3 s, else what went
-        wrong (it died during the run, ignored SIGTERM, exited non-zero)."""
+        """SIGTERM (SIGINT for NATS); returns "" if it exited 0 within 3 s,
+        else what went wrong (it died during the run, ignored the signal,
+        exited non-zero)."""
         problem = ""
+        sig = STOP_SIGNAL.get(self.name, signal.SIGTERM)
         if self.proc.poll() is not None:
             problem = f"died during the run (status {self.proc.returncode})"
         else:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 if self.proc.wait(timeout=3) != 0:
                     problem = (f"exit status {self.proc.returncode} "
-                               "on SIGTERM")
+                               f"on {sig.name}")
             except subprocess.TimeoutExpired:
-                problem = "still running 3 s after SIGTERM: killed"
+                problem = f"still running 3 s after {sig.name}: killed"
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
