@@ -15,6 +15,7 @@ LIMIT = "limit"   # the epoll forwarder
 REDIS = "redis"
 NATS = "nats"
 PEERS = [REDIS, NATS]   # real-world servers, driven through an adapter
+PROTOCOL = {REDIS: "redis", NATS: "nats"}   # loadgen's; the rest: router
 LABEL = {LIMIT: "limit line (bare epoll)", REDIS: "Redis 7 pub/sub (peer)",
          NATS: "NATS 2.9 core pub/sub (peer)"}
 

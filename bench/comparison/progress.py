@@ -4,16 +4,16 @@ A run's time is known in part in advance (the load generator's warmup and
 measured window: plan.planned_seconds) and in part not (starting the server,
 connecting, idle connections, the slow client's drain, stopping it, a retry):
 that overhead is measured as the runs go, per cell, so the estimate gets
-better as they do. Before a cell has run once, the mean overhead so far
-stands in for it, and before any run has, a prior."""
+better as they do: after the first server's runs, every cell has been
+measured once. Before that, a prior stands in for it."""
 
 import time
 
 from .plan import cell_key, planned_seconds
 
-PRIOR_OVERHEAD = 0.3      # seconds per run before any was measured
-PRIOR_DRAIN = 2.5         # the slow client's drain and the flood
-PRIOR_PER_IDLE = 1e-4     # opening and closing one idle connection
+PRIOR_OVERHEAD = 0.5      # seconds per run before its cell was measured
+PRIOR_DRAIN = 2.0         # the slow client's flood and drain
+PRIOR_IDLE = 1.0          # opening and closing idle connections
 
 
 def clock(seconds):
@@ -28,11 +28,11 @@ class Progress:
         self.keys = [cell_key(c) for c in cells_in_order]
         self.prior = {cell_key(c): PRIOR_OVERHEAD
                       + (PRIOR_DRAIN if c.get("slow") else 0)
-                      + PRIOR_PER_IDLE * c.get("idle", 0)
+                      + (PRIOR_IDLE if c.get("idle") else 0)
                       for c in cells_in_order}
         self.overhead = {}          # cell key -> seconds per run, measured
         # After the runs: the parser benchmark, the report and the charts.
-        self.tail = 3.0 if args.quick else 12.0
+        self.tail = 8.0 if args.quick else 15.0
         self.started = time.monotonic()
         self.done = 0
 
@@ -46,9 +46,6 @@ class Progress:
     def overhead_of(self, key):
         if key in self.overhead:
             return sum(self.overhead[key]) / len(self.overhead[key])
-        measured = [v for vs in self.overhead.values() for v in vs]
-        if measured:
-            return sum(measured) / len(measured)
         return self.prior[key]
 
     def left(self):

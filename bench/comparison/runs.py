@@ -6,10 +6,8 @@ import os
 import re
 import subprocess
 
-from .common import BIN, NATS, REDIS, slow_disconnected
+from .common import BIN, PROTOCOL, slow_disconnected
 from .servers import Server
-
-PROTOCOL = {REDIS: "redis", NATS: "nats"}   # the rest speak the router's
 
 
 def loadgen_command(name, cell, args, server):

@@ -10,7 +10,8 @@ import socket
 import subprocess
 import time
 
-from .common import BIN, BUILD, LIMIT, NATS, REDIS, ROOT, VARIANTS, say
+from .common import (BIN, BUILD, LIMIT, NATS, PROTOCOL, REDIS, ROOT,
+                     VARIANTS, say)
 
 # The peers: Debian's binaries, each started on a free port of our own (a
 # package's service, if running, keeps its default port).
@@ -78,6 +79,9 @@ def choose(args):
             if path is None:
                 say(f"skipping {v}: {PEER_BINARY[v]} is not installed "
                     f"(scripts/install-deps installs it)")
+            elif not loadgen_speaks(PROTOCOL[v]):
+                say(f"skipping {v}: build/bin/loadgen has no "
+                    f"--protocol {PROTOCOL[v]}")
             else:
                 args.peer_path[v] = path
                 servers.append(v)
@@ -86,6 +90,18 @@ def choose(args):
     if LIMIT not in servers:
         servers.append(LIMIT)
     return servers
+
+
+def loadgen_speaks(protocol):
+    """False if loadgen rejects --protocol PROTOCOL (a bad --pairs after it
+    makes it exit at once either way)."""
+    exe = os.path.join(BIN, "loadgen")
+    if not os.path.exists(exe):
+        return True   # the runs will say what is wrong
+    err = subprocess.run([exe, "--protocol", protocol, "--pairs", "x"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         timeout=10).stderr.decode(errors="replace")
+    return "loadgen: --protocol" not in err
 
 
 def is_root():
