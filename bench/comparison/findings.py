@@ -1,7 +1,7 @@
 """The report's judgements: the article's claims, one line per server, and
 the targets this round is judged on, from this run's medians."""
 
-from .common import LIMIT, REACTORS, fmt, mostly, ratio
+from .common import LIMIT, NATS, REACTORS, fmt, mostly, ratio
 from .plan import cell_key, idle_counts, thr_cells
 
 
@@ -52,10 +52,12 @@ def slow_client(args, servers, s):
             disc = ("the slow client was disconnected"
                     if mostly(b["slow_disconnected"], b["runs"])
                     else "the slow client was kept")
+            bound = (f"bound: 2 x --max-pending = "
+                     f"{2 * args.max_pending / 2**20:.0f} MB" if n != NATS
+                     else "NATS has no --max-pending: it lets 64 MB pend")
             out.append(f"- {n}: the others kept {t} of their throughput, "
                        f"p99 {fmt(ratio(b['p99'], a['p99']), 1, 'x')}; "
-                       f"{disc}; {mem} (bound: 2 x --max-pending = "
-                       f"{2 * args.max_pending / 2**20:.0f} MB).")
+                       f"{disc}; {mem} ({bound}).")
     return out
 
 

@@ -36,9 +36,14 @@ def parser():
     ap.add_argument("--replot", action="store_true",
                     help="only rebuild results.md and the charts from "
                     "OUT/results.json")
-    ap.add_argument("--no-redis", action="store_true")
-    ap.add_argument("--no-nats", action="store_true")
-    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--no-redis", action="store_true",
+                    help="do not measure Redis (skipped anyway when "
+                    "redis-server is not installed)")
+    ap.add_argument("--no-nats", action="store_true",
+                    help="do not measure NATS (skipped anyway when "
+                    "nats-server is not installed)")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use build/bin as it is")
     ap.add_argument("--no-install", action="store_true",
                     help="do not run scripts/install-deps first (read by "
                     "bench/compare, the shell entry point)")
