@@ -74,8 +74,8 @@ def write_outputs(args, servers, s, micro, info, cells, raw=None):
 
 def replot(args):
     saved = summary.Saved(os.path.join(args.out, "results.json"))
-    args.quick, args.reps, args.retried = (saved.quick, saved.reps,
-                                           saved.retried)
+    options.set_quick(args, saved.quick)
+    args.reps, args.retried = saved.reps, saved.retried
     cells = as_measured(plan(args), [k for _, k in saved.s])
     drew = write_outputs(args, saved.servers, saved.s, saved.micro,
                          saved.info, cells)

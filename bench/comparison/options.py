@@ -53,12 +53,9 @@ def parser():
 def parse(argv=None):
     ap = parser()
     args = ap.parse_args(argv)
-    if args.reps is None:
-        args.reps = 1 if args.quick else 3
-    if args.warmup is None:
-        args.warmup = 0.1 if args.quick else 0.3
-    if args.stall_after is None:
-        args.stall_after = 0.5 if args.quick else 1.0
+    args.given = dict(reps=args.reps, warmup=args.warmup,
+                      stall_after=args.stall_after)
+    set_quick(args, args.quick)
     args.out = args.out or os.path.join(
         ROOT, "build/bench-quick" if args.quick else "docs")
     args.retried = 0
@@ -67,6 +64,18 @@ def parse(argv=None):
     if unknown:
         ap.error(f"unknown variant(s): {', '.join(unknown)}")
     return args
+
+
+def set_quick(args, quick):
+    """--quick, and the defaults that depend on it (--replot: as the run
+    was)."""
+    args.quick = quick
+    g = args.given
+    args.reps = g["reps"] if g["reps"] is not None else (1 if quick else 3)
+    args.warmup = (g["warmup"] if g["warmup"] is not None
+                   else (0.1 if quick else 0.3))
+    args.stall_after = (g["stall_after"] if g["stall_after"] is not None
+                        else (0.5 if quick else 1.0))
 
 
 def wanted(args):
