@@ -1,0 +1,41 @@
+"""bench/compare: the side-by-side comparison of the five variants.
+
+What it measures, for each variant, the limit line (bench/epoll_forwarder:
+one thread, bare epoll, batched writes; a reference, not a variant) and,
+when Debian's redis-server and nats-server are there, Redis 7 pub/sub and
+NATS 2.9 core pub/sub as real-world peers:
+
+  throughput  closed loop, pairs 1/8/64/512 x payload 16/256/4096 bytes:
+              delivered messages/s, MB/s, server CPU time per message
+  latency     open loop at a fixed rate every variant sustains: p50/p99/p99.9
+  hol         the same run plus a client that never reads, flooded with
+              --flood-mb: the others' throughput and p99 against the run
+              without it, whether they stalled, whether the slow client was
+              disconnected; the server's peak RSS (memory)
+  scale       8 active pairs with 0, 1000 and 10000 idle connections open:
+              throughput against the 0-idle run
+  parser      the frame parser's bytes/s beside memchr (Google Benchmark)
+
+Every cell starts a fresh server on port 0 and is repeated (median of
+--reps); the repetitions are interleaved across servers so that a noisy
+moment on the machine does not land on one variant only. It writes
+docs/results.md, docs/results.json and the charts docs/*.png (--quick: a
+smoke run in under a minute, written to build/bench-quick/ instead).
+
+The modules, in the order a run goes through them:
+
+  options   the command line
+  servers   building the binaries, starting and stopping one server
+  plan      the cells, their keys and planned durations
+  runs      one measured run (the load generator), the parser benchmark
+  runner    every run, the retry loop, the progress line
+  progress  elapsed time and the estimate of the time left
+  summary   medians, the machine, results.json
+  report    results.md, one function per section (findings: its claims
+            and targets)
+  charts    docs/*.png, one function per chart
+  main      the whole job, and --replot
+
+usage: bench/compare [--quick] [--variants a,b] [--reps N] [--out DIR]
+                     [--no-redis] [--no-nats] [--no-build] [--no-install]
+"""

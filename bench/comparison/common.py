@@ -1,0 +1,67 @@
+"""Paths, the servers' names and labels, and the small helpers every module
+uses to format figures."""
+
+import os
+import statistics
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+BIN = os.path.join(BUILD, "bin")
+VARIANTS = ["naive_mutex", "csp", "csp_channel_per_writer",
+            "reactor_handrolled", "reactor_select"]
+REACTORS = ["reactor_handrolled", "reactor_select"]
+LIMIT = "limit"   # the epoll forwarder
+REDIS = "redis"
+NATS = "nats"
+PEERS = [REDIS, NATS]   # real-world servers, driven through an adapter
+PROTOCOL = {REDIS: "redis", NATS: "nats"}   # loadgen's; the rest: router
+LABEL = {LIMIT: "limit line (bare epoll)", REDIS: "Redis 7 pub/sub (peer)",
+         NATS: "NATS 2.9 core pub/sub (peer)"}
+
+
+def say(*args):
+    print(*args, flush=True)
+
+
+def label(name):
+    return LABEL.get(name, name)
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, digits=1, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and abs(v) >= 1e6:
+        return f"{v/1e6:.2f}M{unit}"
+    if isinstance(v, float) and abs(v) >= 1e4:
+        return f"{v/1e3:.0f}k{unit}"
+    return f"{v:.{digits}f}{unit}"
+
+
+def kb_mb(kb):
+    return None if kb is None else kb / 1024
+
+
+def gb(v):
+    return None if v is None else v / 1e9
+
+
+def slow_disconnected(r):
+    return bool(r.get("slow_client", {}).get("disconnected")
+                or r.get("server_logged_slow_consumer"))
+
+
+def mostly(count, runs):
+    """True if more than half of the runs had it."""
+    return count * 2 > runs

@@ -1,0 +1,127 @@
+"""The report's judgements: the article's claims, one line per server, and
+the targets this round is judged on, from this run's medians."""
+
+from .common import LIMIT, NATS, REACTORS, fmt, mostly, ratio
+from .plan import cell_key, idle_counts, thr_cells
+
+
+def findings(args, servers, s, cells):
+    return "\n".join(distance_to_limit(servers, s, cells)
+                     + slow_client(args, servers, s)
+                     + idle_connections(servers, s, cells))
+
+
+def distance_to_limit(servers, s, cells):
+    thr = thr_cells(cells)
+    ref = "throughput/64x16" if any(cell_key(c) == "throughput/64x16"
+                                     for c in thr) else cell_key(thr[-1])
+    ref_txt = ref.split("/")[1].replace("x", " pairs x ") + " B"
+    lim = s.get((LIMIT, ref), {})
+    out = [f"**Distance to the limit line** ({ref_txt}; the limit "
+           f"delivers {fmt(lim.get('msgs_per_s'))} msg/s at "
+           f"{fmt(lim.get('cpu_us_per_msg'), 2)} us of CPU each):"]
+    for n in servers:
+        r = s.get((n, ref))
+        if n == LIMIT or not r:
+            continue
+        msgs = ratio(r["msgs_per_s"], lim.get("msgs_per_s"))
+        cpu = ratio(r["cpu_us_per_msg"], lim.get("cpu_us_per_msg"))
+        out.append(f"- {n}: {fmt(msgs, 2, 'x')} its messages/s, "
+                   f"{fmt(cpu, 1, 'x')} its CPU per message.")
+    return out
+
+
+def slow_client(args, servers, s):
+    out = ["\n**A client that never reads** (head-of-line blocking and "
+           "memory; the others' figures against the same run without it):"]
+    for n in servers:
+        a, b = s.get((n, "latency")), s.get((n, "hol"))
+        if not a or not b:
+            continue
+        t = fmt(ratio(b["msgs_per_s"], a["msgs_per_s"]), 2, "x")
+        grown = None
+        if a["peak_rss_kb"] and b["peak_rss_kb"]:
+            grown = (b["peak_rss_kb"] - a["peak_rss_kb"]) / 1024
+        mem = f"peak RSS {'+' if (grown or 0) >= 0 else ''}{fmt(grown)} MB"
+        if mostly(b["stalled"], b["runs"]):
+            p99 = fmt(b["p99"] / 1e3 if b["p99"] else None)
+            out.append(f"- {n}: **stalled** in {b['stalled']}/{b['runs']} "
+                       f"runs: the others' throughput fell to {t}, their "
+                       f"p99 to {p99} ms; {mem}.")
+        else:
+            disc = ("the slow client was disconnected"
+                    if mostly(b["slow_disconnected"], b["runs"])
+                    else "the slow client was kept")
+            bound = (f"bound: 2 x --max-pending = "
+                     f"{2 * args.max_pending / 2**20:.0f} MB" if n != NATS
+                     else "NATS has no --max-pending: it lets 64 MB pend")
+            out.append(f"- {n}: the others kept {t} of their throughput, "
+                       f"p99 {fmt(ratio(b['p99'], a['p99']), 1, 'x')}; "
+                       f"{disc}; {mem} ({bound}).")
+    return out
+
+
+def idle_connections(servers, s, cells):
+    top = max(idle_counts(cells))
+    out = [f"\n**Idle connections** (throughput with {top:,} idle "
+           "against none):"]
+    for n in servers:
+        a, b = s.get((n, "scale/0")), s.get((n, f"scale/{top}"))
+        if not a or not b:
+            continue
+        held = b.get("idle_held")
+        note = (f" (the server held only {held:.0f} of them)"
+                if held is not None and held < top else "")
+        msgs = ratio(b["msgs_per_s"], a["msgs_per_s"])
+        cpu = ratio(b["cpu_us_per_msg"], a["cpu_us_per_msg"])
+        out.append(f"- {n}: throughput {fmt(msgs, 2, 'x')}, "
+                   f"CPU per message {fmt(cpu, 2, 'x')}{note}.")
+    return out
+
+
+def targets(args, servers, s):
+    rows = []
+
+    def row(what, value, ok):
+        verdict = "n/a" if ok is None else ("met" if ok else "**missed**")
+        rows.append(f"| {what} | {value} | {verdict} |")
+
+    if "reactor_handrolled" in servers and not args.quick:
+        handrolled_targets(s, row)
+    for v in REACTORS:
+        if v in servers:
+            reactor_targets(args, v, s, row)
+    if not rows:
+        return ("No target applies to the servers measured"
+                + (" (--quick does not judge them)." if args.quick else "."))
+    return ("| target | measured | verdict |\n|---|---:|---|\n"
+            + "\n".join(rows))
+
+
+def handrolled_targets(s, row):
+    h = "reactor_handrolled"
+    thr = s.get((h, "throughput/64x16"), {})
+    lim = s.get((LIMIT, "throughput/64x16"), {})
+    r1 = ratio(thr.get("msgs_per_s"), lim.get("msgs_per_s"))
+    row("reactor_handrolled, 64 pairs x 16 B: msg/s vs limit (>= 0.5)",
+        fmt(r1, 2, "x"), None if r1 is None else r1 >= 0.5)
+    r2 = ratio(thr.get("cpu_us_per_msg"), lim.get("cpu_us_per_msg"))
+    row("reactor_handrolled, 64 pairs x 16 B: CPU/msg vs limit (<= 2)",
+        fmt(r2, 2, "x"), None if r2 is None else r2 <= 2)
+    r3 = ratio(s.get((h, "scale/10000"), {}).get("msgs_per_s"),
+               s.get((h, "scale/0"), {}).get("msgs_per_s"))
+    row("reactor_handrolled, 10 000 idle: throughput vs 0 idle (>= 0.8)",
+        fmt(r3, 2, "x"), None if r3 is None else r3 >= 0.8)
+
+
+def reactor_targets(args, v, s, row):
+    a, b = s.get((v, "latency"), {}), s.get((v, "hol"), {})
+    r = ratio(b.get("msgs_per_s"), a.get("msgs_per_s"))
+    row(f"{v}, slow client: throughput vs baseline (>= 0.9)",
+        fmt(r, 2, "x"), None if r is None else r >= 0.9)
+    if a.get("peak_rss_kb") and b.get("peak_rss_kb"):
+        grown = (b["peak_rss_kb"] - a["peak_rss_kb"]) * 1024
+        limit = 2 * args.max_pending
+        row(f"{v}, slow client: peak RSS above baseline (< 2 x "
+            f"--max-pending = {limit/2**20:.0f} MB)",
+            f"{grown/2**20:.1f} MB", grown < limit)

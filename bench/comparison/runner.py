@@ -1,0 +1,61 @@
+"""Every run of the plan, interleaved across servers, with the retry loop
+and the progress line."""
+
+import time
+
+from .common import say
+from .plan import cell_key
+from .progress import Progress
+from .runs import failed, run_cell, short
+
+TRIES = 3
+
+
+def run_all(args, servers, cells):
+    """Returns {(server, cell key): [run, ...]} and how many runs were run
+    again. The repetitions are the outer loop, so a noisy moment on the
+    machine does not land on one server only."""
+    jobs = [(rep, name, cell) for rep in range(args.reps)
+            for name in servers for cell in cells]
+    say(f"{len(servers)} servers x {len(cells)} cells x {args.reps} runs = "
+        f"{len(jobs)} runs: {', '.join(servers)}")
+    progress = Progress([cell for _, _, cell in jobs], args)
+    say(progress.opening())
+    # The budget is per server, so the first servers cannot spend it all.
+    budget = 0 if args.quick else int(
+        len(cells) * args.reps * args.retry_budget)
+    retried_by = {name: 0 for name in servers}
+    raw = {}
+    for n, (rep, name, cell) in enumerate(jobs, 1):
+        key = cell_key(cell)
+        started = time.monotonic()
+        best = quietest(name, cell, args, budget, retried_by)
+        progress.record(time.monotonic() - started)
+        raw.setdefault((name, key), []).append(best)
+        say(f"[{n:3}/{len(jobs)}] {name:24} {key:22} rep {rep+1}: "
+            f"{short(best)}  ({progress.line()})")
+    return raw, sum(retried_by.values())
+
+
+def quietest(name, cell, args, budget, retried_by):
+    """One cell's run. A run during which other processes took more than
+    --max-contention of a core is run again (up to TRIES tries, within the
+    server's budget), keeping the quietest try."""
+    best = None
+    for attempt in range(TRIES):
+        try:
+            r = run_cell(name, cell, args)
+        except RuntimeError as e:
+            r = failed(e)
+        if best is None or (r.get("others_cores", 0)
+                            < best.get("others_cores", 0)):
+            best = r
+        if (attempt + 1 == TRIES
+                or best.get("others_cores", 0) <= args.max_contention
+                or retried_by[name] >= budget):
+            break
+        retried_by[name] += 1
+        say(f"      ({name} {cell_key(cell)}: other processes took "
+            f"{r.get('others_cores', 0):.2f} of a core; running it again)")
+    best["attempts"] = attempt + 1
+    return best

@@ -1,0 +1,95 @@
+"""One measured run: a fresh server, the load generator, the verdict; and
+the parser micro-benchmark."""
+
+import json
+import os
+import re
+import subprocess
+
+from .common import BIN, PROTOCOL, slow_disconnected
+from .servers import Server
+
+
+def loadgen_command(name, cell, args, server):
+    cmd = [os.path.join(BIN, "loadgen"), "--port", str(server.port),
+           "--server-pid", str(server.pid),
+           "--protocol", PROTOCOL.get(name, "router"),
+           "--pairs", str(cell["pairs"]), "--size", str(cell["size"]),
+           "--duration", str(cell["duration"]),
+           "--warmup", str(args.warmup),
+           "--stall-after", str(args.stall_after)]
+    if cell.get("rate"):
+        cmd += ["--rate", str(cell["rate"])]
+    else:
+        cmd += ["--window", str(args.window)]
+    if cell.get("idle"):
+        cmd += ["--idle", str(cell["idle"])]
+    if cell.get("slow"):
+        cmd += ["--slow-client", "--flood-bytes",
+                str(int(args.flood_mb * 2**20))]
+    return cmd
+
+
+def run_cell(name, cell, args):
+    """One measured run: loadgen's JSON, plus what the server said."""
+    server = Server(name, args)
+    log_start = os.path.getsize(server.log.name)
+    cmd = loadgen_command(name, cell, args, server)
+    try:
+        # loadgen has its own hard deadline; this one only guards against a
+        # load generator that itself misbehaves.
+        out = subprocess.run(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=120).stdout
+        result = json.loads(out.decode())
+    except (subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+        result = {"failed": f"loadgen: {type(e).__name__}", "stalled": True,
+                  "msgs_per_s": 0}
+    result["server_problem"] = server.stop()
+    log = server.log_since(log_start)
+    # The server's own word on the slow client, besides loadgen's drain.
+    result["server_logged_slow_consumer"] = bool(
+        re.search(r"slow consumer|max-pending|output buffer", log, re.I))
+    return result
+
+
+def failed(error):
+    """A run that could not be made (the server did not start)."""
+    return {"failed": str(error), "stalled": True, "msgs_per_s": 0}
+
+
+def short(r):
+    """One run in a few words, for the progress line."""
+    if r.get("failed"):
+        return r["failed"]
+    if not r.get("connected", True):
+        return "could not connect: " + r.get("connect_error", "")
+    s = f"{r['msgs_per_s']/1e3:9.1f}k msg/s"
+    lat = r.get("latency_us", {})
+    if r.get("rate"):
+        s += f", p99 {lat.get('p99', 0):.0f} us"
+    cpu = r.get("server", {}).get("cpu_us_per_msg")
+    if cpu is not None:
+        s += f", {cpu:.2f} us CPU/msg"
+    if r.get("errors", {}).get("total"):
+        s += f", {r['errors']['total']} ERRORS"
+    if r.get("stalled"):
+        s += ", STALLED"
+    if "slow_client" in r:
+        s += (", slow client disconnected" if slow_disconnected(r)
+              else ", slow client kept")
+    return s
+
+
+def parser_bench(args):
+    """bytes/s per payload size of each benchmark (parser, memchr_limit,
+    memcpy_memchr_limit)."""
+    exe = os.path.join(BIN, "parser_bench")
+    out = subprocess.run(
+        [exe, "--benchmark_format=json",
+         f"--benchmark_min_time={0.05 if args.quick else 0.5}"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
+    rows = {}
+    for b in json.loads(out)["benchmarks"]:
+        name, size = b["name"].split("/")
+        rows.setdefault(int(size), {})[name] = b["bytes_per_second"]
+    return rows

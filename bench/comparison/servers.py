@@ -1,0 +1,198 @@
+"""Building the binaries, choosing the servers to measure, and starting and
+stopping one server process."""
+
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from .common import (BIN, BUILD, LIMIT, NATS, PROTOCOL, REDIS, ROOT,
+                     VARIANTS, say)
+
+# The peers: Debian's binaries, each started on a free port of our own (a
+# package's service, if running, keeps its default port).
+PEER_BINARY = {REDIS: "redis-server", NATS: "nats-server"}
+# How each server is asked to stop: nats-server exits 1 on SIGTERM, 0 on
+# SIGINT (its "clean shutdown").
+STOP_SIGNAL = {NATS: signal.SIGINT}
+
+
+def peer_command(name, path, port, args):
+    if name == REDIS:
+        return [path, "--port", str(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--maxclients", "30000", "--loglevel", "warning",
+                # Like --max-pending: a subscriber that falls this far
+                # behind is disconnected.
+                "--client-output-buffer-limit",
+                f"pubsub {args.max_pending} 0 0"]
+    # Its defaults: a slow consumer is closed at the write deadline (10 s)
+    # or beyond max_pending (64 MB).
+    return [path, "-a", "127.0.0.1", "-p", str(port)]
+
+
+# ------------------------------------------------------------ build
+
+def present_variants():
+    return [v for v in VARIANTS
+            if os.path.exists(os.path.join(ROOT, v, "CMakeLists.txt"))]
+
+
+def configured_variants():
+    cache = os.path.join(BUILD, "CMakeCache.txt")
+    if not os.path.exists(cache):
+        return None
+    with open(cache) as f:
+        m = re.search(r"^ROUTER_VARIANTS:STRING=(.*)$", f.read(), re.M)
+    return m.group(1).split(";") if m else None
+
+
+def build(variants):
+    present = present_variants()
+    if configured_variants() != present:
+        say(f"configuring build/ for {', '.join(present)}...")
+        subprocess.run(["cmake", "--preset", "default",
+                        "-DROUTER_VARIANTS=" + ";".join(present)],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    targets = ["loadgen", "epoll_forwarder", "parser_bench"] + \
+        [v for v in variants if v in present]
+    say(f"building {', '.join(targets)}...")
+    subprocess.run(["cmake", "--build", BUILD, "--target"] + targets,
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def choose(args):
+    """The servers to measure: those asked for whose binary is there, and
+    the limit line, which is in every chart. args.peer_path: where each
+    peer's binary is."""
+    servers = []
+    args.peer_path = {}
+    for v in args.wanted:
+        if v in VARIANTS and not os.path.exists(os.path.join(BIN, v)):
+            say(f"skipping {v}: build/bin/{v} is missing (not in this tree?)")
+        elif v in PEER_BINARY:
+            path = shutil.which(PEER_BINARY[v])
+            if path is None:
+                say(f"skipping {v}: {PEER_BINARY[v]} is not installed "
+                    f"(scripts/install-deps installs it)")
+            elif not loadgen_speaks(PROTOCOL[v]):
+                say(f"skipping {v}: build/bin/loadgen has no "
+                    f"--protocol {PROTOCOL[v]}")
+            else:
+                args.peer_path[v] = path
+                servers.append(v)
+        else:
+            servers.append(v)
+    if LIMIT not in servers:
+        servers.append(LIMIT)
+    return servers
+
+
+def loadgen_speaks(protocol):
+    """False if loadgen rejects --protocol PROTOCOL (a bad --pairs after it
+    makes it exit at once either way)."""
+    exe = os.path.join(BIN, "loadgen")
+    if not os.path.exists(exe):
+        return True   # the runs will say what is wrong
+    err = subprocess.run([exe, "--protocol", protocol, "--pairs", "x"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         timeout=10).stderr.decode(errors="replace")
+    return "loadgen: --protocol" not in err
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+def raise_fd_limit(needed):
+    """The servers inherit it; some use two descriptors per connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(needed, hard)
+    if is_root() and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            pass
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ------------------------------------------------------------ one server
+
+class Server:
+    """One server process, started fresh for each measured run."""
+
+    def __init__(self, name, args):
+        self.name = name
+        self.log = open(os.path.join(args.tmp, f"{name}.stderr"), "ab")
+        if name in PEER_BINARY:
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                peer_command(name, args.peer_path[name], self.port, args),
+                stdout=subprocess.DEVNULL, stderr=self.log)
+            wait_for_port(self.port, self.proc, PEER_BINARY[name])
+            return
+        exe = os.path.join(BIN, "epoll_forwarder" if name == LIMIT else name)
+        self.proc = subprocess.Popen(
+            [exe, "--port", "0", "--max-pending", str(args.max_pending)],
+            stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode()
+        m = re.match(r"listening on .*:(\d+)$", line.strip())
+        if not m:
+            self.stop()
+            raise RuntimeError(f"{name}: no 'listening on' line ({line!r})")
+        self.port = int(m.group(1))
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        """SIGTERM (SIGINT for NATS); returns "" if it exited 0 within 3 s,
+        else what went wrong (it died during the run, ignored the signal,
+        exited non-zero)."""
+        problem = ""
+        sig = STOP_SIGNAL.get(self.name, signal.SIGTERM)
+        if self.proc.poll() is not None:
+            problem = f"died during the run (status {self.proc.returncode})"
+        else:
+            self.proc.send_signal(sig)
+            try:
+                if self.proc.wait(timeout=3) != 0:
+                    problem = (f"exit status {self.proc.returncode} "
+                               f"on {sig.name}")
+            except subprocess.TimeoutExpired:
+                problem = f"still running 3 s after {sig.name}: killed"
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return problem
+
+    def log_since(self, offset):
+        with open(self.log.name, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, what, within=10.0):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening")

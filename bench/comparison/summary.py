@@ -1,0 +1,100 @@
+"""Medians over the repetitions, the machine's description, and
+results.json (written after a run, read back by --replot)."""
+
+import datetime
+import json
+import os
+import platform
+import re
+
+from .common import med, slow_disconnected
+
+
+def pick(runs, f):
+    """The median of f over the runs that have the figure."""
+    out = []
+    for r in runs:
+        try:
+            out.append(f(r))
+        except (KeyError, TypeError):
+            out.append(None)
+    return med(out)
+
+
+def summarise(raw):
+    """Medians over the repetitions of each (server, cell)."""
+    s = {}
+    for (name, key), runs in raw.items():
+        def p(f):
+            return pick(runs, f)
+        s[(name, key)] = {
+            "runs": len(runs),
+            "msgs_per_s": p(lambda r: r["msgs_per_s"]),
+            "mb_per_s": p(lambda r: r["mb_per_s"]),
+            "min_client_msgs_per_s": p(lambda r: r["min_client_msgs_per_s"]),
+            "cpu_us_per_msg": p(lambda r: r["server"]["cpu_us_per_msg"]),
+            "p50": p(lambda r: r["latency_us"]["p50"]),
+            "p99": p(lambda r: r["latency_us"]["p99"]),
+            "p999": p(lambda r: r["latency_us"]["p999"]),
+            "peak_rss_kb": p(lambda r: r["server"]["peak_rss_kb"]),
+            "idle_held": p(lambda r: r["idle_held"]),
+            "others_cores": p(lambda r: r["others_cores"]),
+            "errors": sum(r.get("errors", {}).get("total", 0) for r in runs),
+            "stalled": sum(bool(r.get("stalled")) for r in runs),
+            "slow_disconnected": sum(slow_disconnected(r) for r in runs),
+            "not_connected": sum(not r.get("connected", False) for r in runs),
+            "server_problems": sorted({r["server_problem"] for r in runs
+                                       if r.get("server_problem")}),
+        }
+    return s
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "kernel": platform.release(),
+            "date": datetime.datetime.now(datetime.timezone.utc)
+            .strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def load_average():
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def save(path, args, raw, s, micro, info):
+    with open(path, "w") as f:
+        json.dump({"machine": info, "quick": args.quick, "reps": args.reps,
+                   "runs": {f"{k[0]} {k[1]}": v for k, v in raw.items()},
+                   "medians": {f"{k[0]} {k[1]}": v for k, v in s.items()},
+                   "parser_bench": micro}, f, indent=1)
+
+
+class Saved:
+    """results.json read back: what the report and the charts need."""
+
+    def __init__(self, path):
+        with open(path) as f:
+            saved = json.load(f)
+        self.info = saved["machine"]
+        self.quick = saved["quick"]
+        self.reps = saved["reps"]
+        self.s, self.servers = {}, []
+        for k, v in saved["medians"].items():
+            name, key = k.split(" ", 1)
+            self.s[(name, key)] = v
+            if name not in self.servers:
+                self.servers.append(name)
+        # JSON keys are strings: the payload sizes were ints.
+        micro = saved.get("parser_bench")
+        self.micro = ({int(k): v for k, v in micro.items()}
+                      if micro else micro)
+        # Each re-run shows in its run's attempts.
+        self.retried = sum(r.get("attempts", 1) - 1
+                           for runs in saved["runs"].values() for r in runs)
