@@ -9,7 +9,8 @@ import time
 from . import charts, options, servers as srv, summary
 from .common import BUILD, ROOT, VARIANTS, say
 from .findings import targets
-from .plan import as_measured, cap_idle, plan
+from .models import per_model
+from .plan import as_measured, cap_idle, idle_counts, plan
 from .report import write_report
 from .runner import run_all
 from .runs import parser_bench
@@ -63,8 +64,9 @@ def write_outputs(args, servers, s, micro, info, cells, raw=None):
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(write_report(args, servers, s, micro, info, cells))
     if raw is not None:
+        extra = {"per_model": per_model(servers, s, idle_counts(cells))}
         summary.save(os.path.join(args.out, "results.json"),
-                     args, raw, s, micro, info)
+                     args, raw, s, micro, info, extra)
     if not charts.available():
         say("no charts: python3-matplotlib is not installed")
         return False

@@ -3,6 +3,7 @@
 from .common import (LABEL, LIMIT, NATS, REDIS, VARIANTS, fmt, gb, kb_mb,
                      label, med, mostly, ratio)
 from .findings import findings, targets
+from .models import copies, copy_sentence, idle_kib, idle_sentence
 from .plan import idle_counts, thr_cells
 
 
@@ -14,6 +15,8 @@ def write_report(args, servers, s, micro, info, cells):
              + throughput_section(args, servers, s, cells)
              + latency_section(args, servers, s)
              + idle_section(servers, s, cells)
+             + idle_memory_section(servers, s, cells)
+             + copies_section(servers, s)
              + parser_section(micro)
              + anomalies_section(args, s))
     return "\n".join(lines) + "\n"
@@ -173,6 +176,61 @@ def idle_section(servers, s, cells):
         cols = [idle_cell(s.get((name, f"scale/{i}")), i, base)
                 for i in idles]
         L.append(f"| {name} | " + " | ".join(cols) + " |")
+    return L
+
+
+def idle_memory_section(servers, s, cells):
+    idles = [i for i in idle_counts(cells) if i]
+    rows = {n: [idle_kib(s, n, i) for i in idles] for n in servers}
+    L = ["\n### Memory per idle connection\n",
+         "(peak RSS of the server with K idle connections - peak RSS "
+         "with none) / the connections it held, in KiB: what a connection "
+         "that sends nothing costs in the server's own memory (not the "
+         "kernel's socket buffers).\n"]
+    if not idles or all(v is None for vs in rows.values() for v in vs):
+        return L + ["Not measured in this run.\n"]
+    L += ["| server | " + " | ".join(f"{i:,} idle" for i in idles) + " |",
+          "|---|" + "---:|" * len(idles)]
+    for name in servers:
+        L.append(f"| {name} | "
+                 + " | ".join(fmt(v, 1) for v in rows[name]) + " |")
+    L.append("")
+    for name in servers:
+        kib = rows[name][-1]
+        if kib is None:
+            continue
+        why = idle_sentence(name, kib)
+        L.append(f"- {name}: {fmt(kib, 1)} KiB per connection with "
+                 f"{idles[-1]:,} idle" + (f"; {why}." if why else "."))
+    return L
+
+
+def copies_section(servers, s):
+    L = ["\n## Bytes copied per byte delivered\n",
+         "Each router counts, and prints on stderr when it exits, the "
+         "payload bytes it delivered and those it copied in user space on "
+         "the way (`copies: delivered D bytes, copied C bytes`). The "
+         "figure: C / D, the median over the throughput cells (its range "
+         "over them beside it).\n"]
+    found = {n: copies(s, n) for n in servers}
+    if not any(found.values()):
+        return L + ["Not measured in this run: no server printed its "
+                    "copies.\n"]
+    L += ["| server | copied / delivered | range over cells |",
+          "|---|---:|---:|"]
+    for name in servers:
+        c = found[name]
+        L.append(f"| {name} | " + (
+            f"{fmt(c['copies_per_byte'], 2)} | {fmt(c['min'], 2)} - "
+            f"{fmt(c['max'], 2)} ({c['cells']} cells) |" if c
+            else "not reported | |"))
+    L.append("")
+    for name in servers:
+        if found[name]:
+            why = copy_sentence(name, found[name])
+            L.append(f"- {name}: {fmt(found[name]['copies_per_byte'], 2)} "
+                     "bytes copied per byte delivered"
+                     + (f"; {why}." if why else "."))
     return L
 
 

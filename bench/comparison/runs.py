@@ -33,7 +33,6 @@ def loadgen_command(name, cell, args, server):
 def run_cell(name, cell, args):
     """One measured run: loadgen's JSON, plus what the server said."""
     server = Server(name, args)
-    log_start = os.path.getsize(server.log.name)
     cmd = loadgen_command(name, cell, args, server)
     try:
         # loadgen has its own hard deadline; this one only guards against a
@@ -45,11 +44,27 @@ def run_cell(name, cell, args):
         result = {"failed": f"loadgen: {type(e).__name__}", "stalled": True,
                   "msgs_per_s": 0}
     result["server_problem"] = server.stop()
-    log = server.log_since(log_start)
-    # The server's own word on the slow client, besides loadgen's drain.
-    result["server_logged_slow_consumer"] = bool(
-        re.search(r"slow consumer|max-pending|output buffer", log, re.I))
+    read_log(server, result)
     return result
+
+
+# The server's own word on the slow client, besides loadgen's drain.
+SLOW_CONSUMER = re.compile(r"slow consumer|max-pending|output buffer", re.I)
+# What a router prints at exit: payload bytes delivered to clients, and
+# payload bytes it copied in user space on their way.
+COPIES = re.compile(r"^copies: delivered (\d+) bytes, copied (\d+) bytes$")
+
+
+def read_log(server, result):
+    """Adds to the run what the server wrote on stderr: whether it cut off
+    a slow consumer, and its copy counts (absent if it printed none)."""
+    slow = False
+    for line in server.log_lines():
+        slow = slow or bool(SLOW_CONSUMER.search(line))
+        m = COPIES.match(line.strip())
+        if m:
+            result["copies"] = {"delivered": int(m[1]), "copied": int(m[2])}
+    result["server_logged_slow_consumer"] = slow
 
 
 def failed(error):

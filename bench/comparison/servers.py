@@ -129,7 +129,9 @@ class Server:
 
     def __init__(self, name, args):
         self.name = name
-        self.log = open(os.path.join(args.tmp, f"{name}.stderr"), "ab")
+        # Its stderr, this run's only: truncated at each start, so the file
+        # never holds more than one run's output.
+        self.log = open(os.path.join(args.tmp, f"{name}.stderr"), "wb")
         if name in PEER_BINARY:
             self.port = free_port()
             self.proc = subprocess.Popen(
@@ -173,10 +175,11 @@ class Server:
         self.log.close()
         return problem
 
-    def log_since(self, offset):
+    def log_lines(self):
+        """What it wrote on stderr during this run, line by line."""
         with open(self.log.name, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
+            for line in f:
+                yield line.decode(errors="replace").rstrip("\n")
 
 
 def free_port():

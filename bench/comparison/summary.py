@@ -16,7 +16,7 @@ def pick(runs, f):
     for r in runs:
         try:
             out.append(f(r))
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ZeroDivisionError):
             out.append(None)
     return med(out)
 
@@ -39,6 +39,8 @@ def summarise(raw):
             "peak_rss_kb": p(lambda r: r["server"]["peak_rss_kb"]),
             "idle_held": p(lambda r: r["idle_held"]),
             "others_cores": p(lambda r: r["others_cores"]),
+            "copies_per_byte": p(lambda r: r["copies"]["copied"]
+                                 / r["copies"]["delivered"]),
             "errors": sum(r.get("errors", {}).get("total", 0) for r in runs),
             "stalled": sum(bool(r.get("stalled")) for r in runs),
             "slow_disconnected": sum(slow_disconnected(r) for r in runs),
@@ -68,12 +70,13 @@ def load_average():
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def save(path, args, raw, s, micro, info):
+def save(path, args, raw, s, micro, info, extra):
+    """extra: the per-model figures and the profiles, beside the runs."""
     with open(path, "w") as f:
         json.dump({"machine": info, "quick": args.quick, "reps": args.reps,
                    "runs": {f"{k[0]} {k[1]}": v for k, v in raw.items()},
                    "medians": {f"{k[0]} {k[1]}": v for k, v in s.items()},
-                   "parser_bench": micro}, f, indent=1)
+                   "parser_bench": micro, **extra}, f, indent=1)
 
 
 class Saved:
