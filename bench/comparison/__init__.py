@@ -16,6 +16,11 @@ NATS 2.9 core pub/sub as real-world peers:
               throughput against the 0-idle run
   parser      the frame parser's bytes/s beside memchr (Google Benchmark)
 
+Per model, besides: where its CPU time goes (a perf profile at 8 pairs x
+64 B, in named categories; not with --quick unless --profile), the bytes
+it copies per byte delivered (its own count, printed at exit) and its
+memory per idle connection (from the scale runs).
+
 Every cell starts a fresh server on port 0 and is repeated (median of
 --reps); the repetitions are interleaved across servers so that a noisy
 moment on the machine does not land on one variant only. It writes
@@ -30,12 +35,15 @@ The modules, in the order a run goes through them:
   runs      one measured run (the load generator), the parser benchmark
   runner    every run, the retry loop, the progress line
   progress  elapsed time and the estimate of the time left
+  profile   perf record per server, its samples sorted into categories
   summary   medians, the machine, results.json
+  models    the figures per model: copies, memory per idle connection
   report    results.md, one function per section (findings: its claims
             and targets)
   charts    docs/*.png, one function per chart
   main      the whole job, and --replot
 
 usage: bench/compare [--quick] [--variants a,b] [--reps N] [--out DIR]
-                     [--no-redis] [--no-nats] [--no-build] [--no-install]
+                     [--[no-]profile] [--no-redis] [--no-nats] [--no-build]
+                     [--no-install]
 """

@@ -4,8 +4,13 @@ only here, and only when a chart is drawn."""
 import os
 
 from .common import LIMIT, NATS, REDIS, kb_mb, label, mostly, ratio
+from .profile import CATEGORIES
 from .plan import idle_counts, thr_cells
 
+# The profile's categories: kernel work in blues and greens, waiting and
+# locks in warm colours, user space in purples and grey.
+CATEGORY_COLOR = ["#1f77b4", "#2ca02c", "#ffbb78", "#d62728", "#9467bd",
+                  "#aec7e8", "#c7c7c7"]
 STYLE = {
     "naive_mutex": dict(color="#d62728", marker="o"),
     "csp": dict(color="#ff7f0e", marker="s"),
@@ -26,14 +31,16 @@ def available():
         return False
 
 
-def draw(args, servers, s, cells, outdir):
-    """Every chart, into outdir."""
+def draw(args, servers, s, cells, prof, outdir):
+    """Every chart, into outdir (the profile's only when there is one)."""
     import matplotlib
     matplotlib.use("Agg")
     throughput_chart(servers, s, cells, outdir)
     latency_chart(args, servers, s, outdir)
     hol_chart(args, servers, s, outdir)
     scale_chart(servers, s, cells, outdir)
+    if prof and prof.get("servers"):
+        profile_chart(prof, outdir)
 
 
 def plain(v, _pos=None):
@@ -240,3 +247,44 @@ def scale_points(name, s, idles):
             ys.append(v)
             cs.append(c)
     return xs, ys, cs
+
+
+def profile_chart(prof, outdir):
+    """One stacked bar per server: its CPU time per message split by the
+    categories of the profile's samples (left), and the same as shares,
+    so that the cheap servers' split can be read too (right)."""
+    import matplotlib.pyplot as plt
+    names = [n for n, p in prof["servers"].items()
+             if p.get("cpu_us_per_msg") is not None]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5))
+    cpu = {n: prof["servers"][n]["cpu_us_per_msg"] for n in names}
+    profile_panel(ax1, prof, names, cpu)
+    profile_panel(ax2, prof, names, {n: 100.0 for n in names})
+    ax1.set_ylabel("server CPU time per message (us)")
+    ax1.set_title("CPU time per message, by category (lower is better)")
+    for i, n in enumerate(names):
+        ax1.text(i, cpu[n], plain(round(cpu[n], 2)), ha="center",
+                 va="bottom", fontsize=8)
+    ax2.set_ylabel("share of the samples (%)")
+    ax2.set_ylim(0, 100)
+    ax2.set_title("The same, as shares of each server's time")
+    handles, labels = ax2.get_legend_handles_labels()
+    ax2.legend(handles[::-1], labels[::-1], fontsize=8,
+               loc="upper left", bbox_to_anchor=(1.01, 1))
+    pairs, size = prof["cell"].split("x")
+    fig.suptitle(f"Where the CPU time goes: {pairs} pairs x {size} B, "
+                 "perf cpu-clock samples")
+    save(fig, outdir, "profile.png")
+
+
+def profile_panel(ax, prof, names, total):
+    """Stacked bars: total[name] split by the categories' shares."""
+    bottom = [0.0] * len(names)
+    for c, color in zip(CATEGORIES, CATEGORY_COLOR):
+        vals = [total[n] * prof["servers"][n]["shares"][c] for n in names]
+        ax.bar(range(len(names)), vals, 0.6, bottom=bottom, color=color,
+               edgecolor="black", linewidth=0.5, label=c)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    server_ticks(ax, names)
+    ax.yaxis.set_major_formatter(plain_formatter())
+    ax.grid(True, axis="y", alpha=0.3)

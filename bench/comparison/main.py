@@ -11,6 +11,7 @@ from .common import BUILD, ROOT, VARIANTS, say
 from .findings import targets
 from .models import per_model
 from .plan import as_measured, cap_idle, idle_counts, plan
+from .profile import run_profiles
 from .report import write_report
 from .runner import run_all
 from .runs import parser_bench
@@ -31,10 +32,11 @@ def main(argv=None):
     cap_idle(cells)
     raw, args.retried = run_all(args, servers, cells)
     s = summary.summarise(raw)
+    prof = run_profiles(args, servers)
     micro = run_parser_bench(args)
     info = summary.machine()
     info["load_before"] = load_before
-    drew = write_outputs(args, servers, s, micro, info, cells, raw)
+    drew = write_outputs(args, servers, s, micro, info, cells, prof, raw)
     say(f"wrote {os.path.relpath(args.out, ROOT)}/results.md"
         + (" and charts" if drew else "")
         + f" in {time.monotonic() - started:.0f} s")
@@ -58,19 +60,21 @@ def run_parser_bench(args):
         return None
 
 
-def write_outputs(args, servers, s, micro, info, cells, raw=None):
+def write_outputs(args, servers, s, micro, info, cells, prof, raw=None):
     """results.md, results.json (unless replotting: raw is None) and the
-    charts; returns whether the charts were drawn."""
+    charts; returns whether the charts were drawn. prof: the profiles
+    (None: results.json has none)."""
     with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(write_report(args, servers, s, micro, info, cells))
+        f.write(write_report(args, servers, s, micro, info, cells, prof))
     if raw is not None:
-        extra = {"per_model": per_model(servers, s, idle_counts(cells))}
+        extra = {"per_model": per_model(servers, s, idle_counts(cells)),
+                 "profile": prof}
         summary.save(os.path.join(args.out, "results.json"),
                      args, raw, s, micro, info, extra)
     if not charts.available():
         say("no charts: python3-matplotlib is not installed")
         return False
-    charts.draw(args, servers, s, cells, args.out)
+    charts.draw(args, servers, s, cells, prof, args.out)
     return True
 
 
@@ -80,6 +84,6 @@ def replot(args):
     args.reps, args.retried = saved.reps, saved.retried
     cells = as_measured(plan(args), [k for _, k in saved.s])
     drew = write_outputs(args, saved.servers, saved.s, saved.micro,
-                         saved.info, cells)
+                         saved.info, cells, saved.profile)
     say(f"rebuilt results.md{' and the charts' if drew else ''} "
         f"in {args.out}")

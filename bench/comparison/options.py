@@ -32,6 +32,10 @@ def parser():
                     "during a run before it is run again")
     ap.add_argument("--retry-budget", type=float, default=0.15,
                     help="runs that may be repeated, as a fraction of all")
+    ap.add_argument("--profile", action=argparse.BooleanOptionalAction,
+                    help="record with perf where each server's CPU time "
+                    "goes, at 8 pairs x 64 B (default: yes, but not with "
+                    "--quick)")
     ap.add_argument("--out", help="directory for results.md and charts")
     ap.add_argument("--replot", action="store_true",
                     help="only rebuild results.md and the charts from "
@@ -54,7 +58,7 @@ def parse(argv=None):
     ap = parser()
     args = ap.parse_args(argv)
     args.given = dict(reps=args.reps, warmup=args.warmup,
-                      stall_after=args.stall_after)
+                      stall_after=args.stall_after, profile=args.profile)
     set_quick(args, args.quick)
     args.out = args.out or os.path.join(
         ROOT, "build/bench-quick" if args.quick else "docs")
@@ -76,6 +80,7 @@ def set_quick(args, quick):
                    else (0.1 if quick else 0.3))
     args.stall_after = (g["stall_after"] if g["stall_after"] is not None
                         else (0.5 if quick else 1.0))
+    args.profile = g["profile"] if g["profile"] is not None else not quick
 
 
 def wanted(args):

@@ -4,10 +4,11 @@ from .common import (LABEL, LIMIT, NATS, REDIS, VARIANTS, fmt, gb, kb_mb,
                      label, med, mostly, ratio)
 from .findings import findings, targets
 from .models import copies, copy_sentence, idle_kib, idle_sentence
+from .profile import CATEGORIES, OTHER_K, OTHER_U
 from .plan import idle_counts, thr_cells
 
 
-def write_report(args, servers, s, micro, info, cells):
+def write_report(args, servers, s, micro, info, cells, prof):
     lines = (header(args, servers, s, info)
              + ["## Targets of this round\n", targets(args, servers, s)]
              + ["\n## What this run shows\n",
@@ -17,6 +18,7 @@ def write_report(args, servers, s, micro, info, cells):
              + idle_section(servers, s, cells)
              + idle_memory_section(servers, s, cells)
              + copies_section(servers, s)
+             + profile_section(prof)
              + parser_section(micro)
              + anomalies_section(args, s))
     return "\n".join(lines) + "\n"
@@ -232,6 +234,51 @@ def copies_section(servers, s):
                      "bytes copied per byte delivered"
                      + (f"; {why}." if why else "."))
     return L
+
+
+def profile_section(prof):
+    L = ["\n## Where the CPU time goes\n"]
+    if not prof or not prof.get("servers"):
+        why = (prof or {}).get("skipped", "results.json holds no profile")
+        return L + [f"Not measured in this run: {why.rstrip('.')}.\n"]
+    pairs, size = prof["cell"].split("x")
+    L += [f"`perf record -e cpu-clock -g` of each server for "
+          f"{prof['seconds']:g} s while {pairs} pairs exchange {size}-byte "
+          "payloads (closed loop). Each sample goes to one category, by "
+          "the symbols on its call chain: in the kernel, the outermost "
+          "one a category names (the system call it was in); in user "
+          "space, its own symbol. Each bar is the server's CPU time per "
+          "message during the recording (perf's sampling adds a little), "
+          "split by the categories' shares of the samples; the rule and "
+          "what is approximate about it: "
+          "[bench/README.md](../bench/README.md#where-the-cpu-time-goes).\n",
+          "![where the CPU time goes](profile.png)\n",
+          "In us of CPU time per message:\n",
+          "| server | total | " + " | ".join(CATEGORIES) + " | samples |",
+          "|---|---:|" + "---:|" * len(CATEGORIES) + "---:|"]
+    for name, p in prof["servers"].items():
+        cpu = p.get("cpu_us_per_msg")
+        cols = [fmt(cpu * p["shares"][c] if cpu is not None else None, 2)
+                for c in CATEGORIES]
+        L.append(f"| {name} | {fmt(cpu, 2)} | " + " | ".join(cols)
+                 + f" | {p['samples']} |")
+    L.append("")
+    L += [profile_paragraph(name, p) for name, p in prof["servers"].items()]
+    return L
+
+
+def profile_paragraph(name, p):
+    """The model's profile in a sentence: its largest shares, and what
+    the busiest unnamed symbols were."""
+    shares = sorted(p["shares"].items(), key=lambda kv: -kv[1])
+    parts = [f"{c} {v:.0%}" for c, v in shares[:3] if v >= 0.05]
+    text = (f"- {name}: {fmt(p.get('cpu_us_per_msg'), 2)} us per message; "
+            f"the largest shares: {', '.join(parts)}")
+    unnamed = [f"`{sym}` {v:.0%}" for c in (OTHER_K, OTHER_U)
+               for sym, v in p["top"].get(c, []) if v >= 0.03]
+    if unnamed:
+        text += f"; busiest unnamed symbols: {', '.join(unnamed)}"
+    return text + "."
 
 
 def parser_section(micro):

@@ -5,6 +5,7 @@ import time
 
 from .common import say
 from .plan import cell_key
+from .profile import planned_seconds
 from .progress import Progress
 from .runs import failed, run_cell, short
 
@@ -19,7 +20,8 @@ def run_all(args, servers, cells):
             for name in servers for cell in cells]
     say(f"{len(servers)} servers x {len(cells)} cells x {args.reps} runs = "
         f"{len(jobs)} runs: {', '.join(servers)}")
-    progress = Progress([cell for _, _, cell in jobs], args)
+    progress = Progress([cell for _, _, cell in jobs], args,
+                        planned_seconds(args, servers))
     say(progress.opening())
     # The budget is per server, so the first servers cannot spend it all.
     budget = 0 if args.quick else int(

@@ -98,6 +98,7 @@ class Saved:
         micro = saved.get("parser_bench")
         self.micro = ({int(k): v for k, v in micro.items()}
                       if micro else micro)
+        self.profile = saved.get("profile")   # absent before profiles
         # Each re-run shows in its run's attempts.
         self.retried = sum(r.get("attempts", 1) - 1
                            for runs in saved["runs"].values() for r in runs)
