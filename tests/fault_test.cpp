@@ -49,7 +49,7 @@ TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
     const auto waiting = s.size() - served - refused;
     INFO("served " << served << ", refused " << refused << ", waiting "
                    << waiting << "; server descriptors "
-                   << fd_count(srv.pid()));
+                   << procfs::fd_count(srv.pid()).value());
     report(variant<TestType>() + " at " + std::to_string(limit) +
            " descriptors: served " + std::to_string(served) + ", refused " +
            std::to_string(refused) + ", waiting " + std::to_string(waiting));
@@ -62,10 +62,10 @@ TEMPLATE_TEST_CASE("out of descriptors: no crash, no spin, accepts again",
 
     // No spin: a second at the limit, with clients in the backlog that
     // the server cannot take, costs it a few retries, not a core.
-    const double cpu_before = cpu_seconds(srv.pid());
+    const double cpu_before = procfs::cpu_seconds(srv.pid()).value();
     const auto window_start = clock::now();
     s.pump_for(1s);
-    const double cpu_used = cpu_seconds(srv.pid()) - cpu_before;
+    const double cpu_used = procfs::cpu_seconds(srv.pid()).value() - cpu_before;
     const double window =
         std::chrono::duration<double>(clock::now() - window_start).count();
     INFO("server CPU over " << window << " s at the limit: " << cpu_used
@@ -196,7 +196,7 @@ TEMPLATE_TEST_CASE(
         "four ids");
     s[slow].paused = true;
     s[slow].keep_input = false;
-    const auto base_rss = rss_kib(srv.pid());
+    const auto base_rss = procfs::rss_kib(srv.pid()).value();
     std::size_t queued = 0;
     std::uint64_t seq = 0;
     s.pump_until(
@@ -209,7 +209,7 @@ TEMPLATE_TEST_CASE(
         },
         "64 MiB flooded at a client that does not read",
         patience * (sanitized ? 3 : 1));
-    const auto peak = peak_rss_kib(srv.pid());
+    const auto peak = procfs::peak_rss_kib(srv.pid()).value();
     INFO("server RSS " << base_rss << " KiB before the flood, peak " << peak
                        << " KiB");
     report(variant<TestType>() + " slow consumer: server RSS " +
@@ -254,7 +254,7 @@ TEMPLATE_TEST_CASE(
     const auto flooder = s.connect();
     s.pump_until([&] { return s[slow].id && s[flooder].id; }, "two ids");
     s[slow].paused = true;
-    const auto base_rss = rss_kib(srv.pid());
+    const auto base_rss = procfs::rss_kib(srv.pid()).value();
     std::size_t queued = 0;
     std::uint64_t seq = 0;
     // Stalled: the flooder has bytes to send and the kernel has taken none
@@ -273,7 +273,7 @@ TEMPLATE_TEST_CASE(
         },
         "the flooder stalling",
         patience * (sanitized ? 3 : 1));
-    const auto peak = peak_rss_kib(srv.pid());
+    const auto peak = procfs::peak_rss_kib(srv.pid()).value();
     INFO("flooder stalled after " << s[flooder].sent << " bytes; server RSS "
                                   << base_rss << " KiB before, peak " << peak
                                   << " KiB");

@@ -5,16 +5,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 #include <thread>
 
@@ -28,21 +24,6 @@ namespace {
     throw std::system_error(errno, std::generic_category(), what);
 }
 
-std::string proc_path(pid_t pid, const char* file) {
-    return "/proc/" + std::to_string(pid) + "/" + file;
-}
-
-std::size_t status_kib(pid_t pid, const std::string& key) {
-    std::ifstream in(proc_path(pid, "status"));
-    for (std::string line; std::getline(in, line);) {
-        if (line.starts_with(key + ":")) {
-            return std::stoul(line.substr(key.size() + 1));
-        }
-    }
-    throw std::runtime_error("no " + key + " in /proc/" + std::to_string(pid) +
-                             "/status");
-}
-
 }  // namespace
 
 void report(const std::string& line) {
@@ -50,54 +31,6 @@ void report(const std::string& line) {
     if (on) {
         std::fprintf(stderr, "[stress] %s\n", line.c_str());
     }
-}
-
-bool raise_fd_limit(std::size_t needed) {
-    rlimit lim{};
-    ::getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_cur >= needed) {
-        return true;
-    }
-    if (lim.rlim_max < needed) {
-        return false;
-    }
-    lim.rlim_cur = lim.rlim_max;
-    return ::setrlimit(RLIMIT_NOFILE, &lim) == 0;
-}
-
-std::size_t fd_count(pid_t pid) {
-    std::size_t n = 0;
-    for ([[maybe_unused]] auto& e :
-         std::filesystem::directory_iterator(proc_path(pid, "fd"))) {
-        ++n;
-    }
-    return n;
-}
-
-std::size_t rss_kib(pid_t pid) {
-    return status_kib(pid, "VmRSS");
-}
-
-std::size_t peak_rss_kib(pid_t pid) {
-    return status_kib(pid, "VmHWM");
-}
-
-double cpu_seconds(pid_t pid) {
-    std::ifstream in(proc_path(pid, "stat"));
-    std::string stat((std::istreambuf_iterator<char>(in)), {});
-    // The command name may hold spaces: count fields after its ')'.
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; fields >> field; ++i) {
-        if (i == 14) {
-            utime = std::stoull(field);
-        } else if (i == 15) {
-            stime = std::stoull(field);
-            break;
-        }
-    }
-    return double(utime + stime) / double(::sysconf(_SC_CLK_TCK));
 }
 
 bool eventually(const std::function<bool()>& done, clock::duration within) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "client.hpp"
+#include "common/procfs.hpp"
 #include "process.hpp"
 
 namespace testing {
@@ -42,16 +43,6 @@ inline constexpr bool sanitized = false;
 // stderr when ROUTER_STRESS_REPORT is set, for docs/reliability.md and for
 // judging how much headroom a bound has.
 void report(const std::string& line);
-
-// Raises this process's soft descriptor limit to at least `needed` (up to
-// the hard limit); false if the hard limit is too low.
-bool raise_fd_limit(std::size_t needed);
-
-// What /proc says about a process.
-std::size_t fd_count(pid_t pid);
-std::size_t rss_kib(pid_t pid);       // VmRSS
-std::size_t peak_rss_kib(pid_t pid);  // VmHWM: the high-water mark
-double cpu_seconds(pid_t pid);        // utime + stime
 
 // Waits until `done()` holds, re-checking every 10 ms: for state that only
 // /proc shows (a count of descriptors), which no event announces.

@@ -38,7 +38,7 @@ TEMPLATE_TEST_CASE("1000 clients at once, frames between random pairs",
     constexpr std::size_t n = 1000, per_client = 10;
     // One descriptor per client here, one or two in the (in-process)
     // server: the default soft limit of 1024 is not enough.
-    if (!raise_fd_limit(3 * n + 100)) {
+    if (!procfs::raise_fd_limit(3 * n + 100)) {
         FAIL("the hard RLIMIT_NOFILE is below " << 3 * n + 100);
     }
     running<TestType> r;
@@ -136,7 +136,7 @@ TEMPLATE_TEST_CASE(
             return pairs.back().delivered() > 0;
         },
         "the 8 pairs start exchanging");
-    const auto base_fds = fd_count(srv.pid());
+    const auto base_fds = procfs::fd_count(srv.pid()).value();
 
     // Each cycle leaves a different way: after a frame to itself, after a
     // frame to an unknown id, in the middle of a frame, with a reset,
@@ -196,24 +196,26 @@ TEMPLATE_TEST_CASE(
             cycles += batch;
         }
     };
-    auto fds_back = [&] { return fd_count(srv.pid()) <= base_fds; };
+    auto fds_back = [&] {
+        return procfs::fd_count(srv.pid()).value() <= base_fds;
+    };
 
     // Warm-up: the allocator's arenas and the table reach their working
     // size; the memory baseline is taken after it.
     churn(500);
     REQUIRE(eventually(fds_back));
-    const auto base_rss = rss_kib(srv.pid());
+    const auto base_rss = procfs::rss_kib(srv.pid()).value();
     churn(1500);
     CHECK(cycles == 2000);
     INFO("descriptors: baseline " << base_fds << ", now "
-                                  << fd_count(srv.pid()));
+                                  << procfs::fd_count(srv.pid()).value());
     CHECK(eventually(fds_back));
-    const auto end_rss = rss_kib(srv.pid());
+    const auto end_rss = procfs::rss_kib(srv.pid()).value();
     INFO("RSS: " << base_rss << " KiB after warm-up, " << end_rss
                  << " KiB after 1500 more cycles");
     report(variant<TestType>() + " churn: descriptors " +
            std::to_string(base_fds) + " -> " +
-           std::to_string(fd_count(srv.pid())) + ", RSS " +
+           std::to_string(procfs::fd_count(srv.pid()).value()) + ", RSS " +
            std::to_string(base_rss) + " -> " + std::to_string(end_rss) +
            " KiB");
     if constexpr (!sanitized) {
