@@ -13,7 +13,7 @@ void first_frame_exchange(bool deadlock, bool expect_delivery) {
     auto b = r.connect();
     a.send_frame(b.id(), "the first frame");
     if (expect_delivery) {
-        expect(b, std::string("the first frame") + '\0');
+        expect_frame(b, "the first frame");
     } else {
         // b's session holds b's lock while it waits to read; a's session
         // waits for that lock to write to b, holding the table lock. The
