@@ -1,18 +1,15 @@
-#include "stress.hpp"
+#include "swarm.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <system_error>
-#include <thread>
 
 #include "common/id.hpp"
 
@@ -25,85 +22,6 @@ namespace {
 }
 
 }  // namespace
-
-void report(const std::string& line) {
-    static const bool on = std::getenv("ROUTER_STRESS_REPORT") != nullptr;
-    if (on) {
-        std::fprintf(stderr, "[stress] %s\n", line.c_str());
-    }
-}
-
-bool eventually(const std::function<bool()>& done, clock::duration within) {
-    const auto deadline = clock::now() + within;
-    while (!done()) {
-        if (clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
-
-namespace {
-std::vector<std::string> server_argv(const std::string& variant,
-                                     std::vector<std::string> args,
-                                     std::optional<std::size_t> nofile) {
-    std::vector<std::string> argv;
-    if (nofile) {
-        // util-linux's prlimit sets the limit, then execs: same pid.
-        argv = {
-            "/usr/bin/prlimit", "--nofile=" + std::to_string(*nofile), "--"};
-    }
-    argv.push_back(binary_path(variant));
-    argv.push_back("--port");
-    argv.push_back("0");
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-}
-}  // namespace
-
-server_process::server_process(const std::string& variant,
-                               std::vector<std::string> args,
-                               std::optional<std::size_t> nofile,
-                               std::vector<std::string> env)
-    : proc_(server_argv(variant, std::move(args), nofile), [&env] {
-          env.push_back("ROUTER_LOG=quiet");
-          return env;
-      }()) {
-    const auto line = proc_.read_stdout_line();
-    port_ = port_of(line);
-    if (port_ == 0) {
-        throw std::runtime_error(variant + " did not start: '" + line + "'");
-    }
-}
-
-std::string server_process::describe() {
-    const auto status = proc_.wait(0ms);
-    if (!status) {
-        return "running";
-    }
-    std::string err;
-    try {
-        err = proc_.read_stderr_all(1s);
-    } catch (const timeout_error&) {
-    }
-    return "exited with status " + std::to_string(*status) + "; stderr:\n" +
-           err;
-}
-
-std::optional<int> server_process::terminate(clock::duration within,
-                                             std::string& err) {
-    proc_.signal(SIGTERM);
-    auto status = proc_.wait(within);
-    if (status) {
-        try {
-            err = proc_.read_stderr_all(2s);
-        } catch (const timeout_error&) {
-            err = "(stderr not closed)";
-        }
-    }
-    return status;
-}
 
 swarm::swarm(std::uint16_t port) : port_(port) {}
 
@@ -258,12 +176,6 @@ void swarm::pump_for(clock::duration d) {
     }
 }
 
-std::string numbered_payload(const std::string& label, std::uint64_t seq) {
-    std::string p = label + "#" + std::to_string(seq) + ":";
-    p.append(seq * 37 % 201, static_cast<char>('a' + seq % 26));
-    return p;
-}
-
 std::optional<std::string> pop_message(std::string& in) {
     const auto zero = in.find('\0');
     if (zero == std::string::npos) {
@@ -272,50 +184,6 @@ std::optional<std::string> pop_message(std::string& in) {
     auto msg = in.substr(0, zero + 1);
     in.erase(0, zero + 1);
     return msg;
-}
-
-pair_traffic::pair_traffic(swarm& s, std::size_t a, std::size_t b, int window)
-    : swarm_(s), dirs_{{a, b}, {b, a}}, window_(window) {}
-
-bool pair_traffic::step() {
-    return error_.empty() && step(dirs_[0]) && step(dirs_[1]);
-}
-
-bool pair_traffic::step(direction& d) {
-    peer& from = swarm_[d.from];
-    peer& to = swarm_[d.to];
-    const auto label = "p" + std::to_string(d.from);
-    if (from.closed || to.closed) {
-        error_ = "the server closed " + label + "'s pair";
-        return false;
-    }
-    if (!from.id || !to.id) {
-        return true;  // not yet known: nothing to send to
-    }
-    while (!stopping_ && d.next_send - d.next_recv < std::uint64_t(window_)) {
-        from.out += frame_bytes(*to.id, numbered_payload(label, d.next_send));
-        ++d.next_send;
-    }
-    while (auto msg = pop_message(to.in)) {
-        auto expected = numbered_payload(label, d.next_recv) + '\0';
-        if (d.next_recv == d.next_send || *msg != expected) {
-            error_ = "peer " + std::to_string(d.to) + " got '" +
-                     msg->substr(0, 60) + "', expected '" +
-                     expected.substr(0, 60) + "'";
-            return false;
-        }
-        ++d.next_recv;
-    }
-    return true;
-}
-
-bool pair_traffic::drained() const {
-    return dirs_[0].next_recv == dirs_[0].next_send &&
-           dirs_[1].next_recv == dirs_[1].next_send;
-}
-
-std::uint64_t pair_traffic::delivered() const {
-    return dirs_[0].next_recv + dirs_[1].next_recv;
 }
 
 }  // namespace testing
