@@ -25,6 +25,13 @@ struct timeout_error : std::runtime_error {
 // The wire form of one frame: dest id, payload, 0.
 std::string frame_bytes(std::uint32_t dest, std::string_view payload);
 
+// What the receiver of a frame reads: its payload, then the 0.
+inline std::string message(std::string_view payload) {
+    std::string m(payload);
+    m += '\0';
+    return m;
+}
+
 class client {
   public:
     // Connects to 127.0.0.1:port and, unless told otherwise, reads the id.

@@ -44,13 +44,13 @@ TEMPLATE_TEST_CASE("frames to a client that left are dropped",
         REQUIRE(clock::now() < deadline);
         a.send_frame(gone_id, "into the void");
         a.send_frame(b.id(), "ping " + std::to_string(i));
-        expect(b, "ping " + std::to_string(i) + '\0');
+        expect_frame(b, "ping " + std::to_string(i));
         if (i >= 20) {
             break;
         }
     }
     b.send_frame(a.id(), "still here");
-    expect(a, std::string("still here") + '\0');
+    expect_frame(a, "still here");
 }
 
 TEMPLATE_TEST_CASE(
@@ -68,7 +68,7 @@ TEMPLATE_TEST_CASE(
         ::setsockopt(rude.fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
     }
     a.send_frame(b.id(), "unaffected");
-    expect(b, std::string("unaffected") + '\0');
+    expect_frame(b, "unaffected");
     CHECK(a.silent_for(100ms));
 }
 

@@ -33,4 +33,9 @@ inline void expect(client& c, std::string_view expected) {
     REQUIRE(c.read_exactly(expected.size()) == expected);
 }
 
+// Reads one frame's payload and its 0 from c, and checks them.
+inline void expect_frame(client& c, std::string_view payload) {
+    expect(c, message(payload));
+}
+
 }  // namespace testing

@@ -5,15 +5,16 @@
 using namespace testing;
 
 namespace {
+template <class Server>
 void first_frame_exchange(bool deadlock, bool expect_delivery) {
     auto opts = test_options();
     opts.demo = deadlock;
-    running<naive_mutex::server> r(opts);
+    running<Server> r(opts);
     auto a = r.connect();
     auto b = r.connect();
     a.send_frame(b.id(), "the first frame");
     if (expect_delivery) {
-        expect(b, std::string("the first frame") + '\0');
+        expect_frame(b, "the first frame");
     } else {
         // b's session holds b's lock while it waits to read; a's session
         // waits for that lock to write to b, holding the table lock. The
@@ -26,14 +27,14 @@ void first_frame_exchange(bool deadlock, bool expect_delivery) {
 }
 }  // namespace
 
-TEST_CASE("the default mode forwards the first frame - naive_mutex::server",
-          "[naive_mutex][deadlock]") {
-    first_frame_exchange(false, true);
+TEMPLATE_TEST_CASE("the default mode forwards the first frame",
+                   "[naive_mutex][deadlock]",
+                   naive_mutex::server) {
+    first_frame_exchange<TestType>(false, true);
 }
 
-TEST_CASE(
-    "with --deadlock the first forwarded frame never arrives - "
-    "naive_mutex::server",
-    "[naive_mutex][deadlock]") {
-    first_frame_exchange(true, false);
+TEMPLATE_TEST_CASE("with --deadlock the first forwarded frame never arrives",
+                   "[naive_mutex][deadlock]",
+                   naive_mutex::server) {
+    first_frame_exchange<TestType>(true, false);
 }

@@ -14,12 +14,12 @@ TEMPLATE_TEST_CASE("an over-long frame closes the offender only",
     auto b = r.connect();
     // Exactly max_frame bytes of payload is legal.
     a.send_frame(b.id(), std::string(1000, 'x'));
-    expect(b, std::string(1000, 'x') + '\0');
+    expect_frame(b, std::string(1000, 'x'));
     // One more byte without its 0 is not; the offender sends no 0 at all.
     offender.send(frame_bytes(b.id(), std::string(5000, 'y')).substr(0, 4005));
     CHECK(offender.closed_within(patience));
     a.send_frame(b.id(), "carry on");
-    expect(b, std::string("carry on") + '\0');
+    expect_frame(b, "carry on");
     CHECK(b.silent_for(100ms));  // nothing of the offender's frame
 }
 
@@ -33,6 +33,6 @@ TEMPLATE_TEST_CASE("frames before an over-long one are still delivered",
     auto b = r.connect();
     offender.send(frame_bytes(b.id(), "good") + std::string(4, '\1') +
                   std::string(200, 'z'));
-    expect(b, std::string("good") + '\0');
+    expect_frame(b, "good");
     CHECK(offender.closed_within(patience));
 }

@@ -22,10 +22,11 @@ struct outcome {
 // full all along (its frames go to an id nobody has and are dropped),
 // while b sends numbered frames to c, one at a time, up to `max_sent` or
 // until a few are missing.
+template <class Server>
 outcome frames_through_a_flood(bool unsafe_race, int max_sent) {
     auto opts = test_options();
     opts.demo = unsafe_race;
-    running<reactor_select::server> r(opts);
+    running<Server> r(opts);
     auto flooder = r.connect();
     auto b = r.connect();
     auto c = r.connect();
@@ -95,17 +96,17 @@ outcome frames_through_a_flood(bool unsafe_race, int max_sent) {
 
 }  // namespace
 
-TEST_CASE("racing readiness loses no frame - reactor_select::server",
-          "[reactor_select][race]") {
-    const auto o = frames_through_a_flood(false, 200);
+TEMPLATE_TEST_CASE("racing readiness loses no frame",
+                   "[reactor_select][race]",
+                   reactor_select::server) {
+    const auto o = frames_through_a_flood<TestType>(false, 200);
     CHECK(o.sent == 200);
     CHECK(o.delivered == o.sent);
 }
 
-TEST_CASE(
-    "with --unsafe-race, racing reads loses frames - "
-    "reactor_select::server",
-    "[reactor_select][race]") {
-    const auto o = frames_through_a_flood(true, 2000);
+TEMPLATE_TEST_CASE("with --unsafe-race, racing reads loses frames",
+                   "[reactor_select][race]",
+                   reactor_select::server) {
+    const auto o = frames_through_a_flood<TestType>(true, 2000);
     CHECK(o.delivered < o.sent);
 }

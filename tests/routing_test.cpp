@@ -10,9 +10,9 @@ TEMPLATE_TEST_CASE("the article's it_works exchange",
     auto a = r.connect();
     auto b = r.connect();
     a.send_frame(b.id(), "hello, number 2");
-    expect(b, std::string("hello, number 2") + '\0');
+    expect_frame(b, "hello, number 2");
     b.send_frame(a.id(), "hello back, number 1");
-    expect(a, std::string("hello back, number 1") + '\0');
+    expect_frame(a, "hello back, number 1");
 }
 
 TEMPLATE_TEST_CASE("ids are given in accept order from 0 and never reused",
@@ -38,7 +38,7 @@ TEMPLATE_TEST_CASE("a frame split byte by byte is forwarded whole",
     for (char c : wire) {
         a.send(std::string_view(&c, 1));
     }
-    expect(b, std::string("split across many segments") + '\0');
+    expect_frame(b, "split across many segments");
 }
 
 TEMPLATE_TEST_CASE("many frames in one write are all forwarded in order",
@@ -61,7 +61,7 @@ TEMPLATE_TEST_CASE("many frames in one write are all forwarded in order",
     expect(b, to_b);
     expect(c, to_c);
     a.send(frame_bytes(b.id(), "last").substr(6));
-    expect(b, std::string("last") + '\0');
+    expect_frame(b, "last");
 }
 
 TEMPLATE_TEST_CASE("an empty payload forwards a single zero byte",
@@ -80,7 +80,7 @@ TEMPLATE_TEST_CASE("a frame to the sender's own id is delivered",
     running<TestType> r;
     auto a = r.connect();
     a.send_frame(a.id(), "to myself");
-    expect(a, std::string("to myself") + '\0');
+    expect_frame(a, "to myself");
 }
 
 TEMPLATE_TEST_CASE("a frame to an unknown id is dropped, its sender served",
@@ -91,9 +91,9 @@ TEMPLATE_TEST_CASE("a frame to an unknown id is dropped, its sender served",
     auto b = r.connect();
     a.send_frame(12345, "nobody");
     a.send_frame(b.id(), "after the drop");
-    expect(b, std::string("after the drop") + '\0');
+    expect_frame(b, "after the drop");
     b.send_frame(a.id(), "still connected");
-    expect(a, std::string("still connected") + '\0');
+    expect_frame(a, "still connected");
 }
 
 TEMPLATE_TEST_CASE("payloads of every byte value but 0 pass intact",
@@ -107,5 +107,5 @@ TEMPLATE_TEST_CASE("payloads of every byte value but 0 pass intact",
         payload += static_cast<char>(i);
     }
     a.send_frame(b.id(), payload);
-    expect(b, payload + '\0');
+    expect_frame(b, payload);
 }

@@ -34,7 +34,7 @@ TEMPLATE_TEST_CASE(
     CHECK(late.silent_for(200ms));
     // Stuck, not lost: once the slow client goes, everything moves again.
     slow.close();
-    expect(b, std::string("stuck behind the flood") + '\0');
+    expect_frame(b, "stuck behind the flood");
     CHECK(late.read_id() == 4);
 }
 #endif
@@ -60,14 +60,14 @@ TEMPLATE_TEST_CASE(
         REQUIRE(flooder.flood(slow.id(), 4 * MiB, patience) >= 4 * MiB);
         const auto ping = "ping " + std::to_string(round);
         a.send_frame(b.id(), ping);
-        expect(b, ping + '\0');
+        expect_frame(b, ping);
         b.send_frame(a.id(), "pong");
-        expect(a, std::string("pong") + '\0');
+        expect_frame(a, "pong");
     }
     // The flooder is served too, and `slow` was cut off: what it can still
     // read ends in a close, not in 32 MiB and an open connection.
     a.send_frame(flooder.id(), "you too");
-    expect(flooder, std::string("you too") + '\0');
+    expect_frame(flooder, "you too");
     CHECK(slow.closed_within(patience));
 }
 #endif

@@ -27,7 +27,7 @@ TEMPLATE_TEST_CASE("the executable prints its listening line and routes",
     REQUIRE(port != 0);
     client a(port), b(port);
     a.send_frame(b.id(), "over the wire");
-    expect(b, std::string("over the wire") + '\0');
+    expect_frame(b, "over the wire");
 }
 
 TEMPLATE_TEST_CASE("a host name for --bind: it listens on its address",
