@@ -3,8 +3,8 @@
 #include <boost/asio.hpp>
 #include <cstring>
 
+#include "common/procfs.hpp"
 #include "payload.hpp"
-#include "proc.hpp"
 #include "report.hpp"
 
 namespace loadgen {
@@ -204,7 +204,7 @@ std::string driver::json(bool deadline_hit) {
                    min_client,
                    probe_ ? &probe_->result() : nullptr,
                    watch_,
-                   self_cpu_s(),
+                   procfs::self_cpu_seconds(),
                    deadline_hit};
     return to_json(r);
 }

@@ -33,20 +33,21 @@
 // protocol (the interface) with router_protocol, redis_protocol (and resp3)
 // and nats_protocol behind it, connector (connect phase), driver (the run's
 // phases) and traffic (the load and its check), schedule (open loop),
-// hol_probe (--slow-client), server_watch and proc (/proc), report (JSON).
+// hol_probe (--slow-client), server_watch (the server, through common/procfs),
+// report (JSON).
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 
+#include "common/procfs.hpp"
 #include "config.hpp"
 #include "driver.hpp"
-#include "proc.hpp"
 
 int main(int argc, char** argv) {
     using namespace loadgen;
     const config cfg = parse(argc, argv);
-    raise_fd_limit();
+    procfs::raise_fd_limit();
     asio::io_context ioc(1);
     driver run(ioc, cfg);
     run.start();
