@@ -39,4 +39,12 @@ void drop_counter::dropped(std::uint32_t dest, std::uint32_t from) {
     }
 }
 
+void copy_counter::report() const {
+    log("copies: delivered ",
+        delivered(),
+        " bytes, copied ",
+        copied(),
+        " bytes");
+}
+
 }  // namespace common

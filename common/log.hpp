@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -30,6 +31,29 @@ class drop_counter {
 
   private:
     std::atomic<std::uint64_t> count_{0};
+};
+
+// What a model's hand-over costs: the frame bytes (payload and its 0) it
+// delivered to clients, and those it copied in user space on the way.
+// Every server reports both once, when it stops, in one line that
+// bench/compare reads: "copies: delivered D bytes, copied C bytes".
+// Relaxed atomics: an add per write or per copy, never a lock, and only
+// the totals matter.
+class copy_counter {
+  public:
+    void delivered(std::size_t n) {
+        delivered_.fetch_add(n, std::memory_order_relaxed);
+    }
+    void copied(std::size_t n) {
+        copied_.fetch_add(n, std::memory_order_relaxed);
+    }
+    std::uint64_t delivered() const { return delivered_.load(); }
+    std::uint64_t copied() const { return copied_.load(); }
+    void report() const;
+
+  private:
+    std::atomic<std::uint64_t> delivered_{0};
+    std::atomic<std::uint64_t> copied_{0};
 };
 
 }  // namespace common
