@@ -177,8 +177,8 @@ class reactor_io {
     // snippet: reactor_io-flush
     // The core's decisions, carried out: the clients it closed (protocol
     // error, slow consumer, write deadline) lose their sockets; every
-    // client with new output gets one write of all of it, however many
-    // frames that is.
+    // client with new output, or whose socket can take the rest, gets one
+    // write of all of it, however many frames that is.
     void flush() {
         core_.poll_close(closures_);
         for (const auto& closed : closures_) {
