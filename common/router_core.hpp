@@ -122,8 +122,8 @@ class router_core {
     // When to call handle_timeout() next, or none: no client has a write
     // deadline. It may be earlier than needed (the deadlines are kept in a
     // lazy heap, which still holds those that were since moved later or
-    // cleared): such a wake-up finds nothing due and is harmless. It is
-    // never later than the earliest deadline.
+    // cleared, or whose client left): such a wake-up finds nothing due
+    // and is harmless. It is never later than the earliest deadline.
     std::optional<time_point> poll_timeout() const;
 
     // --- Inspection (tests, fuzzer) ---
@@ -165,8 +165,8 @@ class router_core {
     // leaves the entry as it is, and handle_timeout() sorts it out when it
     // comes due. So a client has at most one entry (a departed client's
     // stays until it comes due), and the hot path (output appears, the
-    // socket takes some) touches the heap only when a client's output
-    // first appears.
+    // socket takes some) touches the heap only when a client that has no
+    // entry gets a deadline.
     std::vector<std::pair<time_point, client_id>> deadlines_;
     drop_counter drops_;
 };
