@@ -99,6 +99,7 @@ class forwarder {
     void watch_out(client_id id, conn& c, bool on);
     void close_fd(client_id id, bool reset);
     void arm_timer();
+    void expire();
 
     common::options opts_;
     router_core core_;
@@ -111,6 +112,7 @@ class forwarder {
     std::vector<client_id> unread_;    // still readable: no new edge
     std::vector<client_id> resume_;    // this round's turn of unread_
     std::vector<router_core::closure> closures_;
+    std::vector<client_id> expired_;
 };
 
 int forwarder::open(std::uint16_t& port) {
@@ -182,7 +184,7 @@ int forwarder::run(int sigfd) {
                 [[maybe_unused]] auto r =
                     ::read(tfd_, &expirations, sizeof expirations);
                 timer_at_.reset();  // fired: arm_timer() sets it again
-                core_.handle_timeout(now_);
+                expire();
             } else {
                 const auto id = static_cast<client_id>(tag);
                 conn& c = table_[id];
@@ -346,6 +348,21 @@ void forwarder::close_fd(client_id id, bool reset) {
         c.unread = false;
         std::erase(unread_, id);
     }
+}
+
+// One last write to each client past its write deadline (EPOLLOUT comes
+// only once a good part of a socket's buffer is free, so a slow reader may
+// have made room unnoticed: any bytes taken move its deadline), then the
+// core closes whoever is still past it.
+void forwarder::expire() {
+    core_.poll_expired(now_, expired_);
+    for (client_id id : expired_) {
+        if (table_[id].fd >= 0) {
+            write(id, table_[id]);
+        }
+    }
+    expired_.clear();
+    core_.handle_timeout(now_);
 }
 
 // After the round: the timerfd set to the core's earliest write deadline,

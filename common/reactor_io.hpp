@@ -113,10 +113,20 @@ class reactor_io {
         }
     }
 
-    // The timer fired: the core closes whoever is past its deadline; the
-    // flush() that follows closes their sockets.
+    // The timer fired: one last write to each client past its deadline
+    // (the kernel says a socket is writable only once a good part of its
+    // buffer is free, so a slow reader may have made room unnoticed: any
+    // bytes taken move its deadline), then the core closes whoever is
+    // still past it; the flush() that follows closes their sockets.
     void expire() {
         timer_at_.reset();  // fired: arm_timer() must set it again
+        core_.poll_expired(now_, expired_);
+        for (client_id id : expired_) {
+            if (auto it = conns_.find(id); it != conns_.end()) {
+                write(id, it->second);
+            }
+        }
+        expired_.clear();
         core_.handle_timeout(now_);
     }
     // snippet-end
@@ -239,8 +249,9 @@ class reactor_io {
             return;
         }
         core_.handle_written(id, n, now_);
+        const bool waiting = c.writing;  // expire()'s write: already is
         c.writing = n < out.size();
-        if (c.writing) {
+        if (c.writing && !waiting) {
             waiter().watch_writable(id, c);
         }
     }
@@ -257,6 +268,7 @@ class reactor_io {
     }
 
     std::vector<router_core::closure> closures_;
+    std::vector<client_id> expired_;  // for expire() to write to
 };
 
 }  // namespace common

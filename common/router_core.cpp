@@ -223,6 +223,34 @@ std::optional<router_core::time_point> router_core::poll_timeout() const {
     return deadlines_.front().first;
 }
 
+// The entries at or before `now` are a subtree at the top of the heap:
+// visited without popping, O(their number).
+void router_core::poll_expired(time_point now,
+                               std::vector<client_id>& out) const {
+    std::vector<std::size_t> todo;
+    if (!deadlines_.empty()) {
+        todo.push_back(0);
+    }
+    while (!todo.empty()) {
+        const std::size_t i = todo.back();
+        todo.pop_back();
+        const auto& [key, id] = deadlines_[i];
+        if (key > now) {
+            continue;
+        }
+        auto it = clients_.find(id);
+        if (it != clients_.end() && it->second.heap_key == key &&
+            it->second.deadline <= now) {
+            out.push_back(id);
+        }
+        for (std::size_t child : {2 * i + 1, 2 * i + 2}) {
+            if (child < deadlines_.size()) {
+                todo.push_back(child);
+            }
+        }
+    }
+}
+
 std::optional<router_core::time_point> router_core::write_deadline(
     client_id id) const {
     auto it = clients_.find(id);

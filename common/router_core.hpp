@@ -11,7 +11,8 @@
 //                handle_written(), handle_disconnect(), handle_timeout().
 // Decisions out: poll_transmit() (who has new output) and output(id),
 //                poll_close() (whom to disconnect, and why),
-//                poll_timeout() (when to call handle_timeout() next).
+//                poll_timeout() (when to call handle_timeout() next),
+//                poll_expired() (who is past its write deadline).
 // Time is an argument: every event that can start, move or fire a write
 // deadline takes `now`, and the core never reads a clock, so a test or a
 // fuzzer drives time by hand. `now` must never go backwards.
@@ -125,6 +126,14 @@ class router_core {
     // cleared, or whose client left): such a wake-up finds nothing due
     // and is harmless. It is never later than the earliest deadline.
     std::optional<time_point> poll_timeout() const;
+
+    // The clients whose write deadline is at or before `now`, appended to
+    // `out`: those the next handle_timeout(now) closes. For a driver that
+    // tries one last write to each first: a kernel reports a socket
+    // writable only once a good part of its buffer is free, so a client
+    // that reads slowly may have made room unnoticed, and any bytes its
+    // socket takes now (handle_written) move its deadline.
+    void poll_expired(time_point now, std::vector<client_id>& out) const;
 
     // --- Inspection (tests, fuzzer) ---
 

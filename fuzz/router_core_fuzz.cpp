@@ -9,7 +9,8 @@
 // write deadline, on the drop count, and on whom the core closed and why;
 // queued output must stay within max_pending; no client without output
 // has a deadline; poll_timeout() is no later than any deadline, and after
-// handle_timeout(now) later than now; and the driver must have been told
+// handle_timeout(now) later than now; poll_expired(now) lists exactly the
+// clients past their deadline; and the driver must have been told
 // about every client with output to write, never twice for the same
 // backlog.
 //
@@ -227,6 +228,23 @@ void compare(const router_core& core, const model& m, std::size_t max_pending) {
     }
 }
 
+// poll_expired(now) lists exactly the clients whose deadline has passed,
+// each once.
+void check_expired(const router_core& core, const model& m, time_point now) {
+    std::vector<client_id> listed;
+    core.poll_expired(now, listed);
+    std::sort(listed.begin(), listed.end());
+    std::vector<client_id> due;
+    for (client_id id = 0; id < m.next_id(); ++id) {
+        if (auto d = m.deadline(id); d && *d <= now) {
+            due.push_back(id);
+        }
+    }
+    if (listed != due) {
+        fail("poll_expired() differs from the deadlines that passed");
+    }
+}
+
 // The order of one batch of closures is not part of the contract (the
 // core closes timed-out clients in the order its heap gives them): they
 // are compared by id, each client being closed at most once.
@@ -370,12 +388,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
             case 7:  // time passes, and the driver is woken
                 now +=
                     milliseconds(in.ConsumeIntegralInRange<int>(0, 3 * 20 + 1));
+                check_expired(core, m, now);
                 core.handle_timeout(now);
                 m.timeout(now);
                 break;
             case 8:  // the driver wakes when asked, or a nanosecond before
                 if (auto at = core.poll_timeout(); at && *at > now) {
                     now = *at - std::chrono::nanoseconds(in.ConsumeBool());
+                    check_expired(core, m, now);
                     core.handle_timeout(now);
                     m.timeout(now);
                 }

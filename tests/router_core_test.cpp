@@ -415,3 +415,33 @@ TEST_CASE("a closed client's write deadline no longer fires", "[router_core]") {
     CHECK(core.size() == 1);
     CHECK_FALSE(core.poll_timeout());
 }
+
+TEST_CASE("poll_expired lists who is past its deadline; progress saves it",
+          "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    const auto c = core.handle_connect(t0 + 10ms);
+    drain(core, a, t0 + 500ms);  // a's entry is stale now
+    std::vector<client_id> expired;
+    core.poll_expired(t0 + timeout - ns, expired);
+    CHECK(expired.empty());
+    core.poll_expired(t0 + timeout, expired);
+    CHECK(expired == std::vector<client_id>{b});
+    // The driver's last write: the socket takes a byte, b is saved.
+    core.handle_written(b, 1, t0 + timeout);
+    expired.clear();
+    core.poll_expired(t0 + timeout, expired);
+    CHECK(expired.empty());
+    core.handle_timeout(t0 + timeout);
+    CHECK(closures(core).empty());
+    // c, whose socket takes nothing, is not.
+    core.poll_expired(t0 + 10ms + timeout, expired);
+    CHECK(expired == std::vector<client_id>{c});
+    core.handle_written(c, 0, t0 + 10ms + timeout);
+    core.handle_timeout(t0 + 10ms + timeout);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == c);
+    CHECK(core.connected(a));
+    CHECK(core.connected(b));
+}
