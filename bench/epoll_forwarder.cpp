@@ -3,21 +3,27 @@
 //
 // What it measures: how fast one thread on this machine can forward the
 // protocol at all, with nothing in the way: no Asio, no coroutines, no
-// locks, no abstraction but the project's sans-I/O frame parser (so it parses
-// exactly as the variants do). Every chart draws it as the line the five
-// variants are measured against.
+// locks. The routing is the project's sans-I/O core, common::router_core,
+// the very one the two reactors drive (ids, parsing, output queues, drops,
+// --max-frame, --max-pending, the write deadline), so the line differs from
+// them only in how it waits and does I/O. Every chart draws it as the line
+// the five variants are measured against.
 //
-// Model: one thread, one epoll set, edge-triggered. Each readable socket is
-// read (into its parser) and every complete frame is appended to the
-// destination's output buffer; only when the whole batch of events has been
-// handled is each touched output buffer written, with one write(2) per
-// destination. Batching is the lever: one write per 16-byte frame would cap
-// this loop near a few hundred thousand frames/s.
+// Model: one thread, one epoll set. Sockets are edge-triggered for input;
+// each readable socket is read (straight into its parser in the core) and
+// the core queues every complete frame on its destination's output; only
+// when the whole batch of events has been handled is each client with new
+// output written, with one write(2) of all of it. Batching is the lever:
+// one write per 16-byte frame would cap this loop near a few hundred
+// thousand frames/s. A socket is watched for EPOLLOUT only while a short
+// write left output behind, so a drained write never wakes the loop. The
+// write deadline is one timerfd, set to the core's poll_timeout() when it
+// changes; the clock is read once per round, after epoll_wait.
 //
 // It obeys docs/protocol.md like a variant: ids in accept order from 0, never
 // reused; frames to unknown ids dropped and counted; --max-frame closes the
-// sender; --max-pending disconnects a slow consumer; SIGINT/SIGTERM exit 0;
-// EMFILE pauses accepting instead of spinning.
+// sender; --max-pending and --write-timeout disconnect a slow consumer;
+// SIGINT/SIGTERM exit 0; EMFILE pauses accepting instead of spinning.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,26 +32,33 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "common/frame_parser.hpp"
 #include "common/id.hpp"
+#include "common/log.hpp"
 #include "common/options.hpp"
+#include "common/router_core.hpp"
 
 namespace {
 
+using common::client_id;
+using common::router_core;
+
 constexpr common::variant_info info{
     "epoll_forwarder",
-    "the benchmarks' limit line: one thread, bare epoll, batched writes "
-    "(not a variant)",
+    "the benchmarks' limit line: one thread, bare epoll, batched writes, "
+    "the reactors' router_core (not a variant)",
     false,
     true,
     "",
@@ -53,56 +66,53 @@ constexpr common::variant_info info{
 
 constexpr std::size_t read_chunk = 64 * 1024;
 
-bool quiet() {
-    const char* v = std::getenv("ROUTER_LOG");
-    return v != nullptr && std::string_view(v) == "quiet";
-}
+// epoll_event.data of what is not a client (a client's is its id).
+constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
+constexpr std::uint64_t signal_tag = listener_tag - 1;
+constexpr std::uint64_t timer_tag = listener_tag - 2;
 
 void say(const std::string& line) {
-    if (!quiet()) {
-        std::string l = "epoll_forwarder: " + line + "\n";
-        [[maybe_unused]] auto n = ::write(2, l.data(), l.size());
-    }
+    common::log("epoll_forwarder: ", line);
 }
 
+// One client's socket; its input and output live in the core.
 struct conn {
-    int fd;
-    common::client_id id;
-    common::frame_parser parser;
-    std::string out;       // bytes queued for this client
-    std::size_t sent = 0;  // prefix of `out` already written
-    bool dirty = false;    // in the flush list of this batch
-    bool blocked = false;  // last write hit EAGAIN: wait for EPOLLOUT
-    bool closed = false;   // removed from the table, freed after the batch
-    bool unread = false;   // stopped reading at its fair share: resume
-    conn(int f, common::client_id i, std::size_t max_frame)
-        : fd(f), id(i), parser(max_frame) {}
-    std::size_t pending() const { return out.size() - sent; }
+    int fd = -1;                // -1: closed (ids are never reused)
+    bool blocked = false;       // a short write: wait for EPOLLOUT
+    bool watching_out = false;  // EPOLLOUT is in its interest set
+    bool unread = false;        // stopped reading at its fair share: resume
 };
 
 class forwarder {
   public:
-    explicit forwarder(const common::options& o) : opts_(o) {}
+    explicit forwarder(const common::options& o)
+        : opts_(o), core_(o.max_frame, o.max_pending, o.write_timeout) {}
 
     int open(std::uint16_t& port);
     int run(int sigfd);
 
   private:
     void accept_all();
-    void on_readable(conn& c);
-    void deliver(conn& from, const common::frame& f);
-    void enqueue(conn& to, std::string_view bytes);
-    void flush(conn& c);
-    void close_conn(conn& c, const char* why);
+    void on_readable(client_id id);
+    void flush();
+    void write(client_id id, conn& c);
+    void watch_out(client_id id, conn& c, bool on);
+    void close_fd(client_id id, bool reset);
+    void arm_timer();
+    void expire();
 
     common::options opts_;
-    int lfd_ = -1, ep_ = -1;
+    router_core core_;
+    int lfd_ = -1, ep_ = -1, tfd_ = -1;
     bool accept_paused_ = false;
-    std::vector<std::unique_ptr<conn>> table_;  // index: id; null once gone
-    std::vector<conn*> dirty_;                  // to flush after this batch
-    std::vector<conn*> unread_;  // still readable: no new edge will say so
-    std::vector<std::unique_ptr<conn>> graveyard_;
-    std::uint64_t drops_ = 0;
+    router_core::time_point now_;                      // this round's time
+    std::optional<router_core::time_point> timer_at_;  // the timerfd's
+    std::vector<conn> table_;                          // index: id
+    std::vector<client_id> to_flush_;  // to write after this batch
+    std::vector<client_id> unread_;    // still readable: no new edge
+    std::vector<client_id> resume_;    // this round's turn of unread_
+    std::vector<router_core::closure> closures_;
+    std::vector<client_id> expired_;
 };
 
 int forwarder::open(std::uint16_t& port) {
@@ -128,15 +138,20 @@ int forwarder::open(std::uint16_t& port) {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.ptr = nullptr;  // null: the listening socket
+    ev.data.u64 = listener_tag;
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &ev);
+    // steady_clock is CLOCK_MONOTONIC: the core's instants are absolute
+    // times of this timer.
+    tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    ev.data.u64 = timer_tag;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, tfd_, &ev);
     return 0;
 }
 
 int forwarder::run(int sigfd) {
     epoll_event sev{};
     sev.events = EPOLLIN;
-    sev.data.ptr = &sigfd;  // marks the signalfd
+    sev.data.u64 = signal_tag;
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, sigfd, &sev);
     std::vector<epoll_event> events(1024);
     for (;;) {
@@ -149,53 +164,53 @@ int forwarder::run(int sigfd) {
             say(std::string("epoll_wait: ") + std::strerror(errno));
             return 1;
         }
+        now_ = router_core::clock::now();  // the round's one clock read
         if (accept_paused_) {
             accept_paused_ = false;
             epoll_event ev{};
             ev.events = EPOLLIN;
+            ev.data.u64 = listener_tag;
             ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &ev);
         }
         for (int i = 0; i < n; ++i) {
-            void* p = events[i].data.ptr;
-            if (p == nullptr) {
+            const std::uint64_t tag = events[i].data.u64;
+            if (tag == listener_tag) {
                 accept_all();
-            } else if (p == &sigfd) {
+            } else if (tag == signal_tag) {
                 say("signal, shutting down");
                 return 0;  // the kernel closes every socket at exit
+            } else if (tag == timer_tag) {
+                std::uint64_t expirations;
+                [[maybe_unused]] auto r =
+                    ::read(tfd_, &expirations, sizeof expirations);
+                timer_at_.reset();  // fired: arm_timer() sets it again
+                expire();
             } else {
-                conn& c = *static_cast<conn*>(p);
-                if (c.closed) {
-                    continue;
+                const auto id = static_cast<client_id>(tag);
+                conn& c = table_[id];
+                if (c.fd < 0) {
+                    continue;  // closed earlier in this batch
                 }
-                if (events[i].events & EPOLLOUT) {
+                if ((events[i].events & EPOLLOUT) && c.blocked) {
                     c.blocked = false;
-                    flush(c);
+                    to_flush_.push_back(id);
                 }
-                if (!c.closed &&
-                    (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
-                    on_readable(c);
+                if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                    on_readable(id);
                 }
             }
         }
         // Those that used up their share last time take their next turn.
-        std::vector<conn*> resume;
-        resume.swap(unread_);
-        for (conn* c : resume) {
-            c->unread = false;
-            if (!c->closed) {
-                on_readable(*c);
+        resume_.swap(unread_);
+        for (client_id id : resume_) {
+            table_[id].unread = false;
+            if (table_[id].fd >= 0) {
+                on_readable(id);
             }
         }
-        // The batching: one write per destination per batch of events.
-        for (std::size_t i = 0; i < dirty_.size(); ++i) {
-            conn* c = dirty_[i];
-            c->dirty = false;
-            if (!c->closed && !c->blocked) {
-                flush(*c);
-            }
-        }
-        dirty_.clear();
-        graveyard_.clear();
+        resume_.clear();
+        flush();
+        arm_timer();
     }
 }
 
@@ -215,20 +230,20 @@ void forwarder::accept_all() {
         }
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        const auto id = static_cast<common::client_id>(table_.size());
-        table_.push_back(std::make_unique<conn>(fd, id, opts_.max_frame));
-        conn& c = *table_.back();
+        const client_id id = core_.handle_connect(now_);  // queues the id
+        if (table_.size() <= id) {
+            table_.resize(id + 1);
+        }
+        table_[id].fd = fd;
         epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-        ev.data.ptr = &c;
+        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        ev.data.u64 = id;
         ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
-        auto idb = common::encode_id(id);
-        c.out.append(idb.data(), idb.size());
-        flush(c);  // the id goes before any frame can be queued
     }
 }
 
-void forwarder::on_readable(conn& c) {
+void forwarder::on_readable(client_id id) {
+    conn& c = table_[id];
     if (c.unread) {
         return;  // its turn comes after this batch
     }
@@ -238,10 +253,13 @@ void forwarder::on_readable(conn& c) {
     for (int share = 0;; ++share) {
         if (share == 4) {
             c.unread = true;
-            unread_.push_back(&c);
+            unread_.push_back(id);
             return;
         }
-        auto space = c.parser.prepare(read_chunk);
+        auto space = core_.read_buffer(id, read_chunk);
+        if (space.empty()) {
+            return;  // closed by the core: flush() closes its socket
+        }
         const ssize_t n = ::read(c.fd, space.data(), space.size());
         if (n < 0 && errno == EINTR) {
             continue;
@@ -249,100 +267,121 @@ void forwarder::on_readable(conn& c) {
         if (n < 0 && errno == EAGAIN) {
             return;
         }
-        c.parser.commit(n > 0 ? std::size_t(n) : 0);
-        common::frame f;
-        auto st = common::frame_parser::status::frame;
-        while ((st = c.parser.next(f)) == common::frame_parser::status::frame) {
-            deliver(c, f);
-        }
-        if (st == common::frame_parser::status::too_long) {
-            close_conn(c, "frame longer than --max-frame");
-            return;
-        }
         if (n <= 0) {
             // EOF or error: complete frames were forwarded, the rest goes.
-            close_conn(c, nullptr);
+            core_.handle_disconnect(id);
+            close_fd(id, false);
             return;
         }
-        if (std::size_t(n) < read_chunk) {
+        core_.handle_input(id, std::size_t(n), now_);
+        if (std::size_t(n) < space.size()) {
             return;
         }
     }
 }
 
-void forwarder::deliver(conn& from, const common::frame& f) {
-    if (f.dest >= table_.size() || table_[f.dest] == nullptr) {
-        if (drops_++ < 10) {
-            say("dropped a frame from " + std::to_string(from.id) +
-                " to unknown id " + std::to_string(f.dest));
+// The core's decisions, carried out: the clients it closed lose their
+// sockets (reset: what they did not read is discarded); every client with
+// new output, or whose socket can take more, gets one write of all of it.
+void forwarder::flush() {
+    core_.poll_close(closures_);
+    for (const auto& closed : closures_) {
+        close_fd(closed.id, true);
+    }
+    closures_.clear();
+    core_.poll_transmit(to_flush_);
+    for (client_id id : to_flush_) {
+        conn& c = table_[id];
+        if (c.fd >= 0 && !c.blocked) {
+            write(id, c);
         }
+    }
+    to_flush_.clear();
+}
+
+// Everything queued, in one write. A short write means the socket's buffer
+// is full: wait for EPOLLOUT, registered only for as long as that lasts.
+void forwarder::write(client_id id, conn& c) {
+    const std::string_view out = core_.output(id);
+    if (out.empty()) {
+        watch_out(id, c, false);
         return;
     }
-    conn& to = *table_[f.dest];
-    // Checked before appending, so the buffer never grows past the bound.
-    if (to.pending() + f.message.size() > opts_.max_pending) {
-        close_conn(to, "slow consumer: more than --max-pending queued");
+    ssize_t n;
+    do {
+        n = ::write(c.fd, out.data(), out.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN) {
+        core_.handle_disconnect(id);  // reset or broken pipe: it is leaving
+        close_fd(id, false);
         return;
     }
-    enqueue(to, f.message);
-    if (!to.dirty) {
-        to.dirty = true;
-        dirty_.push_back(&to);
+    const std::size_t taken = n < 0 ? 0 : std::size_t(n);
+    core_.handle_written(id, taken, now_);
+    c.blocked = taken < out.size();
+    watch_out(id, c, c.blocked);
+}
+
+void forwarder::watch_out(client_id id, conn& c, bool on) {
+    if (c.watching_out == on) {
+        return;
+    }
+    c.watching_out = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
+    ev.data.u64 = id;
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void forwarder::close_fd(client_id id, bool reset) {
+    conn& c = table_[id];
+    if (c.fd < 0) {
+        return;
+    }
+    if (reset) {
+        linger l{1, 0};
+        ::setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    ::close(c.fd);  // also removes it from the epoll set
+    c.fd = -1;
+    if (c.unread) {  // its turn is not taken: nothing left to read
+        c.unread = false;
+        std::erase(unread_, id);
     }
 }
 
-// Past 64 KiB, a buffer is given room for --max-pending at once: growing it
-// by doubling would copy it, holding two buffers at once, and RSS would
-// pass the bound it is meant to show. Untouched room costs no memory.
-void forwarder::enqueue(conn& to, std::string_view bytes) {
-    const std::size_t need = to.out.size() + bytes.size();
-    if (need > to.out.capacity()) {
-        if (to.sent > 0) {  // drop what was written first
-            to.out.erase(0, to.sent);
-            to.sent = 0;
-        }
-        if (to.out.size() + bytes.size() >
-            std::max<std::size_t>(to.out.capacity(), 64 * 1024)) {
-            to.out.reserve(opts_.max_pending + 64 * 1024);
+// One last write to each client past its write deadline (EPOLLOUT comes
+// only once a good part of a socket's buffer is free, so a slow reader may
+// have made room unnoticed: any bytes taken move its deadline), then the
+// core closes whoever is still past it.
+void forwarder::expire() {
+    core_.poll_expired(now_, expired_);
+    for (client_id id : expired_) {
+        if (table_[id].fd >= 0) {
+            write(id, table_[id]);
         }
     }
-    to.out.append(bytes);
+    expired_.clear();
+    core_.handle_timeout(now_);
 }
 
-void forwarder::flush(conn& c) {
-    while (c.pending() > 0) {
-        const ssize_t n = ::write(c.fd, c.out.data() + c.sent, c.pending());
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                c.blocked = true;  // EPOLLOUT's edge resumes it
-                return;
-            }
-            close_conn(c, nullptr);  // reset or broken pipe: it is leaving
-            return;
-        }
-        c.sent += std::size_t(n);
-    }
-    c.out.clear();
-    c.sent = 0;
-}
-
-void forwarder::close_conn(conn& c, const char* why) {
-    if (c.closed) {
+// After the round: the timerfd set to the core's earliest write deadline,
+// only when that instant changed (one system call, not one per round).
+void forwarder::arm_timer() {
+    const auto next = core_.poll_timeout();
+    if (next == timer_at_) {
         return;
     }
-    if (why != nullptr) {
-        say("client " + std::to_string(c.id) + ": " + why + ", closing it");
+    timer_at_ = next;
+    itimerspec spec{};  // all zero: disarmed
+    if (next) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            next->time_since_epoch())
+                            .count();
+        spec.it_value.tv_sec = ns / 1000000000;
+        spec.it_value.tv_nsec = ns % 1000000000;
     }
-    c.closed = true;
-    ::close(c.fd);   // also removes it from the epoll set
-    if (c.unread) {  // the list outlives this batch; the connection won't
-        std::erase(unread_, &c);
-    }
-    // Freed after the batch: later events of this batch may point at it.
-    graveyard_.push_back(std::move(table_[c.id]));
+    ::timerfd_settime(tfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
 }  // namespace

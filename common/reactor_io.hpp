@@ -5,16 +5,23 @@
 // `diff -u reactor_handrolled/server.cpp reactor_select/server.cpp` is
 // about waiting for events and nothing else.
 //
-// Owns the acceptor, the back-off timer, the router_core and the
-// connection table. All belong to the loop's one thread (a reactor runs
-// one, whatever --threads says), so none needs a guard.
+// Owns the acceptor, the back-off timer, the router_core, the one timer
+// for the core's earliest write deadline and the connection table. All
+// belong to the loop's one thread (a reactor runs one, whatever --threads
+// says), so none needs a guard.
+//
+// The waiter starts each round with begin_round() (the one clock read of
+// the round: every event of the round happens at `now_`) and ends it with
+// flush() then arm_timer(); when the deadline timer fires it calls
+// expire() before its flush().
 //
 // Calls back into the waiter, the variant's `router`, for the waiting:
 //   watch_readable(id, c)  a new client, or one whose socket was read dry
 //   watch_writable(id, c)  a short write left output behind
 //   watch_acceptor()       every pending connection was accepted
+//   watch_timer()          the deadline timer was set to a new instant
 //   back_off()             an accept failed: pause for `accept_backoff`
-// The first three default to nothing, for a waiter that waits anew on
+// The first four default to nothing, for a waiter that waits anew on
 // everything every round (reactor_select); one that arms each wait ahead
 // (reactor_handrolled) defines them. back_off() every waiter defines.
 //
@@ -31,8 +38,10 @@
 // router befriends its base so that its hooks may stay private.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -69,7 +78,8 @@ class reactor_io {
     reactor_io(asio::io_context& ioc, const options& opts)
         : acceptor_(open_acceptor(ioc, opts)),
           backoff_(ioc),
-          core_(opts.max_frame, opts.max_pending) {
+          deadline_timer_(ioc),
+          core_(opts.max_frame, opts.max_pending, opts.write_timeout) {
         acceptor_.non_blocking(true);
     }
 
@@ -79,6 +89,46 @@ class reactor_io {
     void watch_readable(client_id, connection&) {}
     void watch_writable(client_id, connection&) {}
     void watch_acceptor() {}
+    void watch_timer() {}
+    // snippet-end
+
+    // snippet: reactor_io-time
+    // The round's one clock read: the core takes time as an argument and
+    // never reads a clock, so every event of this round happens at `now_`.
+    void begin_round() { now_ = router_core::clock::now(); }
+
+    // After the round: one timer for the core's earliest write deadline,
+    // not one per client, set again only when that instant changed.
+    void arm_timer() {
+        const auto next = core_.poll_timeout();
+        if (next == timer_at_) {
+            return;
+        }
+        timer_at_ = next;
+        if (next) {
+            deadline_timer_.expires_at(*next);  // cancels the pending wait
+            waiter().watch_timer();
+        } else {
+            deadline_timer_.cancel();
+        }
+    }
+
+    // The timer fired: one last write to each client past its deadline
+    // (the kernel says a socket is writable only once a good part of its
+    // buffer is free, so a slow reader may have made room unnoticed: any
+    // bytes taken move its deadline), then the core closes whoever is
+    // still past it; the flush() that follows closes their sockets.
+    void expire() {
+        timer_at_.reset();  // fired: arm_timer() must set it again
+        core_.poll_expired(now_, expired_);
+        for (client_id id : expired_) {
+            if (auto it = conns_.find(id); it != conns_.end()) {
+                write(id, it->second);
+            }
+        }
+        expired_.clear();
+        core_.handle_timeout(now_);
+    }
     // snippet-end
 
     // Accepts every pending connection. A failed accept (EMFILE...) is
@@ -99,7 +149,7 @@ class reactor_io {
             }
             socket.non_blocking(true, ec);
             socket.set_option(tcp::no_delay(true), ec);
-            const client_id id = core_.connect();  // queues the id
+            const client_id id = core_.handle_connect(now_);  // queues the id
             waiter().watch_readable(
                 id, conns_.try_emplace(id, std::move(socket)).first->second);
         }
@@ -129,17 +179,18 @@ class reactor_io {
             close(id, ec);
             return progress::closed;
         }
-        core_.received(id, n);
+        core_.handle_input(id, n, now_);
         return n == space.size() ? progress::more : progress::idle;
     }
     // snippet-end
 
     // snippet: reactor_io-flush
     // The core's decisions, carried out: the clients it closed (protocol
-    // error, slow consumer) lose their sockets; every client with output
-    // gets one write of all of it, however many frames that is.
+    // error, slow consumer, write deadline) lose their sockets; every
+    // client with new output, or whose socket can take the rest, gets one
+    // write of all of it, however many frames that is.
     void flush() {
-        core_.take_closures(closures_);
+        core_.poll_close(closures_);
         for (const auto& closed : closures_) {
             if (auto it = conns_.find(closed.id); it != conns_.end()) {
                 abort(it->second.socket);
@@ -147,14 +198,14 @@ class reactor_io {
             }
         }
         closures_.clear();
-        core_.take_writers(writers_);
-        for (client_id id : writers_) {
+        core_.poll_transmit(to_flush_);
+        for (client_id id : to_flush_) {
             auto it = conns_.find(id);
             if (it != conns_.end() && !it->second.writing) {
                 write(id, it->second);
             }
         }
-        writers_.clear();
+        to_flush_.clear();
     }
     // snippet-end
 
@@ -164,16 +215,20 @@ class reactor_io {
         if (!is_normal_close(ec)) {
             log("client ", id, ": ", ec.message());
         }
-        core_.left(id);
+        core_.handle_disconnect(id);
         conns_.erase(id);
     }
 
     // All owned by the loop's one thread, so none needs a guard.
     tcp::acceptor acceptor_;
-    asio::steady_timer backoff_;  // after a failed accept
+    asio::steady_timer backoff_;         // after a failed accept
+    asio::steady_timer deadline_timer_;  // at core_.poll_timeout()
     router_core core_;
     std::unordered_map<client_id, connection> conns_;
-    std::vector<client_id> writers_;  // for flush() to write to
+    std::vector<client_id> to_flush_;  // for flush() to write to
+    router_core::time_point now_;      // this round's time
+    // When deadline_timer_ fires, or none: it is not waited on.
+    std::optional<router_core::time_point> timer_at_;
 
   private:
     Waiter& waiter() { return static_cast<Waiter&>(*this); }
@@ -193,9 +248,10 @@ class reactor_io {
             close(id, ec);
             return;
         }
-        core_.wrote(id, n);
+        core_.handle_written(id, n, now_);
+        const bool waiting = c.writing;  // expire()'s write: already is
         c.writing = n < out.size();
-        if (c.writing) {
+        if (c.writing && !waiting) {
             waiter().watch_writable(id, c);
         }
     }
@@ -212,6 +268,7 @@ class reactor_io {
     }
 
     std::vector<router_core::closure> closures_;
+    std::vector<client_id> expired_;  // for expire() to write to
 };
 
 }  // namespace common

@@ -1,22 +1,33 @@
 #include "router_core.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace common {
 
 namespace {
 // An emptied output buffer bigger than this is given back: one burst to a
 // client must not pin megabytes for the rest of its connection.
 constexpr std::size_t keep_capacity = 64 * 1024;
+
+// The heap's order: the earliest deadline on top.
+constexpr std::greater<> later;
 }  // namespace
 
-router_core::router_core(std::size_t max_frame, std::size_t max_pending)
-    : max_frame_(max_frame), max_pending_(max_pending) {}
+router_core::router_core(std::size_t max_frame,
+                         std::size_t max_pending,
+                         std::chrono::milliseconds write_timeout)
+    : max_frame_(max_frame),
+      max_pending_(max_pending),
+      write_timeout_(write_timeout) {}
 
-client_id router_core::connect() {
+client_id router_core::handle_connect(time_point now) {
     const client_id id = next_id_++;
     auto& c = clients_.try_emplace(id, max_frame_).first->second;
     const auto wire = encode_id(id);
     c.out.assign(wire.begin(), wire.end());
-    writers_.push_back(id);
+    to_flush_.push_back(id);
+    start_deadline(id, c, now);
     return id;
 }
 
@@ -28,33 +39,37 @@ std::span<char> router_core::read_buffer(client_id id, std::size_t n) {
     return it->second.parser.prepare(n);
 }
 
-void router_core::received(client_id id, std::size_t count) {
+void router_core::handle_input(client_id id,
+                               std::size_t count,
+                               time_point now) {
     auto it = clients_.find(id);
     if (it == clients_.end()) {
         return;
     }
     it->second.parser.commit(count);
-    route(id, it->second);
+    route(id, it->second, now);
 }
 
-void router_core::received(client_id id, std::string_view bytes) {
+void router_core::handle_input(client_id id,
+                               std::string_view bytes,
+                               time_point now) {
     auto it = clients_.find(id);
     if (it == clients_.end()) {
         return;
     }
     it->second.parser.feed(bytes);
-    route(id, it->second);
+    route(id, it->second, now);
 }
 
 // Every complete frame now, not the article's one per read. A client closed
 // meanwhile stays in the table until the loop ends: the sender itself may
 // be one (a slow consumer of its own frames), and `f` points into its
 // parser.
-void router_core::route(client_id from, client& sender) {
+void router_core::route(client_id from, client& sender, time_point now) {
     frame f;
     auto status = frame_parser::status::frame;
     while ((status = sender.parser.next(f)) == frame_parser::status::frame) {
-        deliver(from, f);
+        deliver(from, f, now);
     }
     if (status == frame_parser::status::too_long && !sender.closing) {
         log("client ",
@@ -69,7 +84,7 @@ void router_core::route(client_id from, client& sender) {
     }
 }
 
-void router_core::deliver(client_id from, const frame& f) {
+void router_core::deliver(client_id from, const frame& f, time_point now) {
     auto it = clients_.find(f.dest);
     if (it == clients_.end() || it->second.closing) {
         drops_.dropped(f.dest, from);
@@ -95,7 +110,24 @@ void router_core::deliver(client_id from, const frame& f) {
     }
     dest.out.insert(dest.out.end(), f.message.begin(), f.message.end());
     if (queued == 0) {
-        writers_.push_back(f.dest);
+        to_flush_.push_back(f.dest);
+        start_deadline(f.dest, dest, now);
+    }
+}
+
+// Output appeared, or the socket took some: the client has write_timeout
+// from now. A heap entry is pushed only if the client has none at or
+// before the new deadline; one it already has is older, so earlier, and
+// handle_timeout() moves it when it comes due.
+void router_core::start_deadline(client_id id, client& c, time_point now) {
+    if (write_timeout_ <= write_timeout_.zero()) {
+        return;
+    }
+    c.deadline = now + write_timeout_;
+    if (c.deadline < c.heap_key) {
+        c.heap_key = c.deadline;
+        deadlines_.emplace_back(c.deadline, id);
+        std::push_heap(deadlines_.begin(), deadlines_.end(), later);
     }
 }
 
@@ -103,6 +135,7 @@ void router_core::close(client_id id, client& c, close_reason why) {
     c.closing = true;
     c.out = {};
     c.out_begin = 0;
+    c.deadline = none;
     closures_.push_back({id, why});
 }
 
@@ -115,35 +148,116 @@ std::string_view router_core::output(client_id id) const {
     return {c.out.data() + c.out_begin, c.out.size() - c.out_begin};
 }
 
-void router_core::wrote(client_id id, std::size_t n) {
+void router_core::handle_written(client_id id, std::size_t n, time_point now) {
     auto it = clients_.find(id);
-    if (it == clients_.end()) {
+    if (it == clients_.end() || n == 0) {
         return;
     }
     client& c = it->second;
     c.out_begin += n;
-    if (c.out_begin >= c.out.size()) {
-        c.out_begin = 0;
-        if (c.out.capacity() > keep_capacity) {
-            c.out = {};
-        } else {
-            c.out.clear();
+    if (c.out_begin < c.out.size()) {
+        start_deadline(id, c, now);  // progress: a new write_timeout
+        return;
+    }
+    c.out_begin = 0;
+    c.deadline = none;
+    if (c.out.capacity() > keep_capacity) {
+        c.out = {};
+    } else {
+        c.out.clear();
+    }
+}
+
+void router_core::handle_disconnect(client_id id) {
+    clients_.erase(id);  // its heap entry, if any, is dropped when due
+}
+
+// Pops every entry that is due. An entry may be stale: its client left,
+// drained its output, or made progress since it was pushed; only a client
+// whose real deadline has passed is closed, and one whose deadline moved
+// later gets a new entry at it.
+void router_core::handle_timeout(time_point now) {
+    while (!deadlines_.empty() && deadlines_.front().first <= now) {
+        std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+        const auto [key, id] = deadlines_.back();
+        deadlines_.pop_back();
+        auto it = clients_.find(id);
+        if (it == clients_.end() || it->second.heap_key != key) {
+            continue;  // left, or a duplicate of a newer entry
+        }
+        client& c = it->second;
+        c.heap_key = none;
+        if (c.deadline == none) {
+            continue;  // its output drained meanwhile
+        }
+        if (c.deadline > now) {
+            c.heap_key = c.deadline;
+            deadlines_.emplace_back(c.deadline, id);
+            std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+            continue;
+        }
+        log("client ",
+            id,
+            ": took no output for --write-timeout (",
+            write_timeout_.count(),
+            " ms), closing it");
+        close(id, c, close_reason::write_timeout);
+        clients_.erase(it);
+    }
+}
+
+void router_core::poll_transmit(std::vector<client_id>& to_flush) {
+    to_flush.insert(to_flush.end(), to_flush_.begin(), to_flush_.end());
+    to_flush_.clear();
+}
+
+void router_core::poll_close(std::vector<closure>& out) {
+    out.insert(out.end(), closures_.begin(), closures_.end());
+    closures_.clear();
+}
+
+std::optional<router_core::time_point> router_core::poll_timeout() const {
+    if (deadlines_.empty()) {
+        return std::nullopt;
+    }
+    return deadlines_.front().first;
+}
+
+// The entries at or before `now` are a subtree at the top of the heap:
+// visited without popping, O(their number).
+void router_core::poll_expired(time_point now,
+                               std::vector<client_id>& out) const {
+    std::vector<std::size_t> todo;
+    if (!deadlines_.empty()) {
+        todo.push_back(0);
+    }
+    while (!todo.empty()) {
+        const std::size_t i = todo.back();
+        todo.pop_back();
+        const auto& [key, id] = deadlines_[i];
+        if (key > now) {
+            continue;
+        }
+        auto it = clients_.find(id);
+        if (it != clients_.end() && it->second.heap_key == key &&
+            it->second.deadline <= now) {
+            out.push_back(id);
+        }
+        for (std::size_t child : {2 * i + 1, 2 * i + 2}) {
+            if (child < deadlines_.size()) {
+                todo.push_back(child);
+            }
         }
     }
 }
 
-void router_core::left(client_id id) {
-    clients_.erase(id);
-}
-
-void router_core::take_writers(std::vector<client_id>& out) {
-    out.insert(out.end(), writers_.begin(), writers_.end());
-    writers_.clear();
-}
-
-void router_core::take_closures(std::vector<closure>& out) {
-    out.insert(out.end(), closures_.begin(), closures_.end());
-    closures_.clear();
+std::optional<router_core::time_point> router_core::write_deadline(
+    client_id id) const {
+    auto it = clients_.find(id);
+    if (it == clients_.end() || it->second.deadline == none) {
+        return std::nullopt;
+    }
+    return it->second.deadline;
 }
 
 }  // namespace common

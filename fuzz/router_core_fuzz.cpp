@@ -1,26 +1,34 @@
 // libFuzzer target for common::router_core, the sans-I/O state machine
 // both reactors drive: any sequence of events (connects, reads of any
-// bytes from any id, partial writes, departures) against a plain model of
-// docs/protocol.md written here from scratch.
+// bytes from any id, partial writes, departures, time passing on a fake
+// clock) against a plain model of docs/protocol.md written here from
+// scratch.
 //
 // After every event the core and the model must agree on who is
-// connected, on every byte queued for every client, on the drop count,
-// and on whom the core closed and why; queued output must stay within
-// max_pending, and the driver must have been told about every client with
-// output to write, never twice for the same backlog.
+// connected, on every byte queued for every client, on every client's
+// write deadline, on the drop count, and on whom the core closed and why;
+// queued output must stay within max_pending; no client without output
+// has a deadline; poll_timeout() is no later than any deadline, and after
+// handle_timeout(now) later than now; poll_expired(now) lists exactly the
+// clients past their deadline; and the driver must have been told
+// about every client with output to write, never twice for the same
+// backlog.
 //
-// Input: FuzzedDataProvider; the last bytes choose max_frame (0-64) and
-// max_pending (0-512), then each event is an op byte and its operands
-// read from the back, with the bytes of reads and frames from the front.
+// Input: FuzzedDataProvider; the last bytes choose max_frame (0-64),
+// max_pending (0-512) and write_timeout (0-20 ms, 0: none), then each
+// event is an op byte and its operands read from the back, with the bytes
+// of reads and frames from the front.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,27 +41,35 @@ namespace {
 using common::client_id;
 using common::router_core;
 using reason = router_core::close_reason;
+using time_point = router_core::time_point;
+using std::chrono::milliseconds;
 
 [[noreturn]] void fail(const char* what, client_id id = 0) {
     std::fprintf(stderr, "router_core_fuzz: %s (client %u)\n", what, id);
     std::abort();
 }
 
-// docs/protocol.md as a model: each client's unparsed input and queued output,
-// routed frame by frame.
+// docs/protocol.md as a model: each client's unparsed input, queued output
+// and write deadline, routed frame by frame.
 class model {
   public:
-    model(std::size_t max_frame, std::size_t max_pending)
-        : max_frame_(max_frame), max_pending_(max_pending) {}
+    model(std::size_t max_frame,
+          std::size_t max_pending,
+          milliseconds write_timeout)
+        : max_frame_(max_frame),
+          max_pending_(max_pending),
+          write_timeout_(write_timeout) {}
 
-    client_id connect() {
+    client_id connect(time_point now) {
         const auto id = next_id_++;
         const auto wire = common::encode_id(id);
         clients_[id].out.assign(wire.begin(), wire.end());
+        clients_[id].deadline = deadline_from(now);
         return id;
     }
 
-    void received(client_id from, const std::string& bytes) {
+    void received(client_id from, const std::string& bytes, time_point now) {
+        now_ = now;
         auto it = clients_.find(from);
         if (it == clients_.end()) {
             return;
@@ -91,17 +107,39 @@ class model {
         }
     }
 
-    void wrote(client_id id, std::size_t n) {
-        if (auto it = clients_.find(id); it != clients_.end()) {
-            it->second.out.erase(0, n);
+    // Any progress restarts the deadline; none leaves it as it was.
+    void wrote(client_id id, std::size_t n, time_point now) {
+        auto it = clients_.find(id);
+        if (it == clients_.end() || n == 0) {
+            return;
         }
+        it->second.out.erase(0, n);
+        it->second.deadline =
+            it->second.out.empty() ? std::nullopt : deadline_from(now);
     }
 
     void left(client_id id) { clients_.erase(id); }
 
+    // Every client whose deadline is at or before `now` is closed.
+    void timeout(time_point now) {
+        std::vector<client_id> due;
+        for (const auto& [id, c] : clients_) {
+            if (c.deadline && *c.deadline <= now) {
+                due.push_back(id);
+            }
+        }
+        for (auto id : due) {
+            close(id, reason::write_timeout);
+        }
+    }
+
     const std::string* output(client_id id) const {
         auto it = clients_.find(id);
         return it == clients_.end() ? nullptr : &it->second.out;
+    }
+    std::optional<time_point> deadline(client_id id) const {
+        auto it = clients_.find(id);
+        return it == clients_.end() ? std::nullopt : it->second.deadline;
     }
     client_id next_id() const { return next_id_; }
     std::size_t size() const { return clients_.size(); }
@@ -111,7 +149,15 @@ class model {
   private:
     struct client {
         std::string in, out;
+        std::optional<time_point> deadline;
     };
+
+    std::optional<time_point> deadline_from(time_point now) const {
+        if (write_timeout_ == milliseconds::zero()) {
+            return std::nullopt;
+        }
+        return now + write_timeout_;
+    }
 
     void deliver(client_id dest, const std::string& message) {
         auto it = clients_.find(dest);
@@ -123,6 +169,9 @@ class model {
             close(dest, reason::slow_consumer);
             return;
         }
+        if (it->second.out.empty()) {
+            it->second.deadline = deadline_from(now_);
+        }
         it->second.out += message;
     }
 
@@ -132,6 +181,8 @@ class model {
     }
 
     std::size_t max_frame_, max_pending_;
+    milliseconds write_timeout_;
+    time_point now_{};  // of the read being routed
     client_id next_id_ = 0;
     std::map<client_id, client> clients_;
     std::uint64_t drops_ = 0;
@@ -164,7 +215,43 @@ void compare(const router_core& core, const model& m, std::size_t max_pending) {
         if (expected->size() > std::max<std::size_t>(max_pending, 4)) {
             fail("more than max_pending queued", id);
         }
+        const auto deadline = core.write_deadline(id);
+        if (deadline != m.deadline(id)) {
+            fail("write deadline differs", id);
+        }
+        if (deadline && expected->empty()) {
+            fail("a deadline without output", id);
+        }
+        if (deadline && !(core.poll_timeout() <= deadline)) {
+            fail("poll_timeout() later than a deadline", id);
+        }
     }
+}
+
+// poll_expired(now) lists exactly the clients whose deadline has passed,
+// each once.
+void check_expired(const router_core& core, const model& m, time_point now) {
+    std::vector<client_id> listed;
+    core.poll_expired(now, listed);
+    std::sort(listed.begin(), listed.end());
+    std::vector<client_id> due;
+    for (client_id id = 0; id < m.next_id(); ++id) {
+        if (auto d = m.deadline(id); d && *d <= now) {
+            due.push_back(id);
+        }
+    }
+    if (listed != due) {
+        fail("poll_expired() differs from the deadlines that passed");
+    }
+}
+
+// The order of one batch of closures is not part of the contract (the
+// core closes timed-out clients in the order its heap gives them): they
+// are compared by id, each client being closed at most once.
+void sort_by_id(std::vector<router_core::closure>& v) {
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+        return a.id < b.id;
+    });
 }
 
 }  // namespace
@@ -180,21 +267,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     FuzzedDataProvider in(data, size);
     const auto max_frame = in.ConsumeIntegralInRange<std::size_t>(0, 64);
     const auto max_pending = in.ConsumeIntegralInRange<std::size_t>(0, 512);
-    router_core core(max_frame, max_pending);
-    model m(max_frame, max_pending);
-    // Clients handed to the driver by take_writers() whose output has not
+    const milliseconds write_timeout{in.ConsumeIntegralInRange(0, 20)};
+    router_core core(max_frame, max_pending, write_timeout);
+    model m(max_frame, max_pending, write_timeout);
+    time_point now{};  // the fake clock: only ops 7 and 8 move it
+    // Clients handed to the driver by poll_transmit() whose output has not
     // been emptied since: the driver's to write.
     std::set<client_id> listed;
-    std::vector<client_id> writers;
+    std::vector<client_id> to_flush;
     std::vector<router_core::closure> closures;
     // Any id, including ones never given out and ones that left.
     auto pick = [&] {
         return in.ConsumeIntegralInRange<client_id>(0, m.next_id() + 1);
     };
     while (in.remaining_bytes() > 0) {
-        switch (in.ConsumeIntegralInRange(0, 6)) {
+        switch (in.ConsumeIntegralInRange(0, 8)) {
             case 0:
-                if (m.next_id() < 32 && core.connect() != m.connect()) {
+                if (m.next_id() < 32 &&
+                    core.handle_connect(now) != m.connect(now)) {
                     fail("ids are not given in order from 0");
                 }
                 break;
@@ -203,8 +293,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                 const auto bytes = in.ConsumeBytesAsString(
                     in.ConsumeIntegralInRange<std::size_t>(0,
                                                            2 * max_frame + 16));
-                core.received(id, std::string_view(bytes));
-                m.received(id, bytes);
+                core.handle_input(id, std::string_view(bytes), now);
+                m.received(id, bytes, now);
                 break;
             }
             case 2: {  // a well-formed frame, so that routes are taken often
@@ -217,8 +307,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                 std::string frame(wire.begin(), wire.end());
                 frame += payload;
                 frame += '\0';
-                core.received(id, std::string_view(frame));
-                m.received(id, frame);
+                core.handle_input(id, std::string_view(frame), now);
+                m.received(id, frame, now);
                 break;
             }
             case 3: {  // in place, as a socket read: offered more than it fills
@@ -237,8 +327,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                     fail("read_buffer() gave less room than asked", id);
                 }
                 std::memcpy(space.data(), bytes.data(), bytes.size());
-                core.received(id, bytes.size());
-                m.received(id, bytes);
+                core.handle_input(id, bytes.size(), now);
+                m.received(id, bytes, now);
                 break;
             }
             case 4: {  // the socket takes part of the output
@@ -250,8 +340,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                 const auto queued = core.output(id).size();
                 const auto n =
                     in.ConsumeIntegralInRange<std::size_t>(0, queued);
-                core.wrote(id, n);
-                m.wrote(id, n);
+                core.handle_written(id, n, now);
+                m.wrote(id, n, now);
                 if (n == queued) {
                     listed.erase(id);
                 }
@@ -259,21 +349,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
             }
             case 5: {
                 const auto id = pick();
-                core.left(id);
+                core.handle_disconnect(id);
                 m.left(id);
                 listed.erase(id);
                 break;
             }
             case 6:
-                writers.clear();
-                core.take_writers(writers);
-                for (auto id : writers) {
+                to_flush.clear();
+                core.poll_transmit(to_flush);
+                for (auto id : to_flush) {
                     if (!listed.insert(id).second && !core.output(id).empty()) {
                         fail("listed twice for one backlog", id);
                     }
                 }
                 closures.clear();
-                core.take_closures(closures);
+                core.poll_close(closures);
+                sort_by_id(closures);
+                sort_by_id(m.closures());
                 if (closures.size() != m.closures().size()) {
                     fail("a different number of clients closed");
                 }
@@ -293,6 +385,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                     }
                 }
                 break;
+            case 7:  // time passes, and the driver is woken
+                now +=
+                    milliseconds(in.ConsumeIntegralInRange<int>(0, 3 * 20 + 1));
+                check_expired(core, m, now);
+                core.handle_timeout(now);
+                m.timeout(now);
+                break;
+            case 8:  // the driver wakes when asked, or a nanosecond before
+                if (auto at = core.poll_timeout(); at && *at > now) {
+                    now = *at - std::chrono::nanoseconds(in.ConsumeBool());
+                    check_expired(core, m, now);
+                    core.handle_timeout(now);
+                    m.timeout(now);
+                }
+                break;
+        }
+        // Nothing due at `now` is left waiting: what the last
+        // handle_timeout() found due is closed, and nothing can fall due
+        // before the clock moves again.
+        if (auto at = core.poll_timeout(); at && *at <= now) {
+            fail("poll_timeout() is not after the last handle_timeout()");
         }
         compare(core, m, max_pending);
     }

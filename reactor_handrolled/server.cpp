@@ -1,9 +1,10 @@
 // reactor_handrolled: the article's hand-rolled future, `poll_next`.
 //
 // Model: a reactor. Every socket waits for readiness (it can be read, it
-//   can take bytes), not for an operation to complete; handlers only note
-//   what is ready, and one function, `poll()`, does all the reading,
-//   routing and writing, without blocking.
+//   can take bytes), not for an operation to complete, and one timer for
+//   the earliest write deadline; handlers only note what is ready, and one
+//   function, `poll()`, does all the reading, routing, writing and timing
+//   out, without blocking.
 // Threads: one, whatever --threads says: the state needs no lock because
 //   only this thread ever touches it.
 // Shared state: none is shared. `core_` (the sans-I/O router: parsers,
@@ -113,6 +114,16 @@ class router : public reactor_io<router, wait_state> {
             }
         });
     }
+
+    // The deadline timer was set (which aborted its previous wait).
+    void watch_timer() {
+        deadline_timer_.async_wait([this](error_code ec) {
+            if (!ec) {
+                timer_fired_ = true;
+                wake();
+            }
+        });
+    }
     // snippet-end
 
     // snippet: reactor_handrolled-poll
@@ -121,6 +132,10 @@ class router : public reactor_io<router, wait_state> {
     // not to every connected one.
     void poll() {
         woken_ = false;
+        begin_round();
+        if (std::exchange(timer_fired_, false)) {
+            expire();
+        }
         if (std::exchange(accept_ready_, false)) {
             accept_all();
         }
@@ -134,7 +149,7 @@ class router : public reactor_io<router, wait_state> {
             c.listed = false;
             if (std::exchange(c.writable, false)) {
                 c.writing = false;
-                writers_.push_back(id);
+                to_flush_.push_back(id);
             }
             if (!c.readable) {
                 continue;
@@ -159,6 +174,7 @@ class router : public reactor_io<router, wait_state> {
         }
         batch_.clear();
         flush();
+        arm_timer();
         // Busy clients left: another round, after the handlers queued
         // meanwhile (new connections, writable sockets) had their turn.
         if (!ready_.empty()) {
@@ -171,6 +187,7 @@ class router : public reactor_io<router, wait_state> {
     std::vector<client_id> ready_;  // listed by handlers, for next poll()
     std::vector<client_id> batch_;  // the round poll() is working on
     bool accept_ready_ = false;
+    bool timer_fired_ = false;
     bool woken_ = false;  // a poll() is posted
 };
 

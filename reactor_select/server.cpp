@@ -1,9 +1,10 @@
 // reactor_select: the article's "Race (select)".
 //
 // Model: a reactor written as one coroutine. Each round it awaits
-//   whichever is ready first among the acceptor, every socket's read
-//   readiness and every pending writer's write readiness (one race), then
-//   handles that one event synchronously, with direct access to the state.
+//   whichever is ready first among the acceptor, the write-deadline timer,
+//   every socket's read readiness and every pending writer's write
+//   readiness (one race), then handles that one event synchronously, with
+//   direct access to the state.
 // Threads: one, whatever --threads says: Asio's parallel groups are not
 //   thread-safe, and the state needs no lock because only this thread
 //   ever touches it.
@@ -92,7 +93,7 @@ class router : public reactor_io<router> {
     }
 
     struct event {
-        enum { accept, read, write } what;
+        enum { accept, timeout, read, write } what;
         client_id id = 0;
         bool operator==(const event&) const = default;
     };
@@ -111,6 +112,9 @@ class router : public reactor_io<router> {
     awaitable<void> loop() {
         for (;;) {
             std::vector<event> events{{event::accept}};
+            if (timer_at_) {
+                events.push_back({event::timeout});
+            }
             for (const auto& [id, c] : conns_) {
                 events.push_back({event::read, id});
                 if (c.writing) {
@@ -143,8 +147,10 @@ class router : public reactor_io<router> {
                 }
             }
             last_ = events[winner];
+            begin_round();
             handle(events[winner], errors[winner], sizes[winner]);
             flush();
+            arm_timer();
         }
     }
     // snippet-end
@@ -157,6 +163,10 @@ class router : public reactor_io<router> {
             } else {
                 w.acceptor = &acceptor_;
             }
+            return w;
+        }
+        if (e.what == event::timeout) {
+            w.timer = &deadline_timer_;
             return w;
         }
         w.socket = &conns_.at(e.id).socket;
@@ -175,6 +185,9 @@ class router : public reactor_io<router> {
                 backing_off_ = false;
                 accept_all();
                 break;
+            case event::timeout:
+                expire();
+                break;
             case event::read:
                 if (!unsafe_race_) {
                     read(e.id, conns_.at(e.id));
@@ -183,12 +196,12 @@ class router : public reactor_io<router> {
                 } else {
                     // The winner's bytes are in its parser already; those
                     // of every loser that read too are gone.
-                    core_.received(e.id, n);
+                    core_.handle_input(e.id, n, now_);
                 }
                 break;
             case event::write:
                 conns_.at(e.id).writing = false;
-                writers_.push_back(e.id);
+                to_flush_.push_back(e.id);
                 break;
         }
     }

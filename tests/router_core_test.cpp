@@ -11,25 +11,31 @@ using common::client_id;
 using common::router_core;
 using reason = router_core::close_reason;
 using testing::frame_bytes;
+using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<client_id> writers(router_core& core) {
+// The core never reads a clock: the tests pass time by hand, from t0.
+const router_core::time_point t0{};
+
+std::vector<client_id> to_flush(router_core& core) {
     std::vector<client_id> out;
-    core.take_writers(out);
+    core.poll_transmit(out);
     return out;
 }
 
 std::vector<router_core::closure> closures(router_core& core) {
     std::vector<router_core::closure> out;
-    core.take_closures(out);
+    core.poll_close(out);
     return out;
 }
 
 // Everything queued for `id`, as a socket that takes it all would.
-std::string drain(router_core& core, client_id id) {
+std::string drain(router_core& core,
+                  client_id id,
+                  router_core::time_point now = t0) {
     std::string out(core.output(id));
-    core.wrote(id, out.size());
+    core.handle_written(id, out.size(), now);
     return out;
 }
 
@@ -47,29 +53,31 @@ std::string msg(std::string_view payload) {
 TEST_CASE("connect gives ids in order and queues each id first",
           "[router_core]") {
     router_core core(100, 1000);
-    CHECK(core.connect() == 0);
-    CHECK(core.connect() == 1);
-    CHECK(core.connect() == 2);
-    CHECK(writers(core) == std::vector<client_id>{0, 1, 2});
+    CHECK(core.handle_connect(t0) == 0);
+    CHECK(core.handle_connect(t0) == 1);
+    CHECK(core.handle_connect(t0) == 2);
+    CHECK(to_flush(core) == std::vector<client_id>{0, 1, 2});
     CHECK(core.output(2) == id_bytes(2));
-    core.left(1);
-    CHECK(core.connect() == 3);  // never reused
+    core.handle_disconnect(1);
+    CHECK(core.handle_connect(t0) == 3);  // never reused
     CHECK_FALSE(core.connected(1));
     CHECK(core.size() == 3);
 }
 
 TEST_CASE("every frame of one read is routed, in order", "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect(), c = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0),
+               c = core.handle_connect(t0);
     for (auto id : {a, b, c}) {
         drain(core, id);
     }
-    writers(core);
-    core.received(a,
-                  frame_bytes(b, "one") + frame_bytes(c, "two") +
-                      frame_bytes(b, "three") + frame_bytes(a, "self") +
-                      frame_bytes(b, "partial").substr(0, 7));
-    CHECK(writers(core) == std::vector<client_id>{b, c, a});
+    to_flush(core);
+    core.handle_input(a,
+                      frame_bytes(b, "one") + frame_bytes(c, "two") +
+                          frame_bytes(b, "three") + frame_bytes(a, "self") +
+                          frame_bytes(b, "partial").substr(0, 7),
+                      t0);
+    CHECK(to_flush(core) == std::vector<client_id>{b, c, a});
     CHECK(drain(core, b) == msg("one") + msg("three"));
     CHECK(drain(core, c) == msg("two"));
     CHECK(drain(core, a) == msg("self"));
@@ -79,60 +87,61 @@ TEST_CASE("every frame of one read is routed, in order", "[router_core]") {
 TEST_CASE("a frame split byte by byte is routed once complete",
           "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
-    writers(core);
+    to_flush(core);
     const auto wire = frame_bytes(b, "trickle");
     for (std::size_t i = 0; i + 1 < wire.size(); ++i) {
-        core.received(a, wire.substr(i, 1));
+        core.handle_input(a, wire.substr(i, 1), t0);
         REQUIRE(core.output(b).empty());
     }
-    core.received(a, wire.substr(wire.size() - 1));
-    CHECK(writers(core) == std::vector<client_id>{b});
+    core.handle_input(a, wire.substr(wire.size() - 1), t0);
+    CHECK(to_flush(core) == std::vector<client_id>{b});
     CHECK(drain(core, b) == msg("trickle"));
 }
 
 TEST_CASE("zero-copy input: read_buffer then received", "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
     const auto wire = frame_bytes(b, "in place") + frame_bytes(b, "x");
     auto space = core.read_buffer(a, 4096);
     REQUIRE(space.size() == 4096);
     std::memcpy(space.data(), wire.data(), wire.size());
-    core.received(a, wire.size());
+    core.handle_input(a, wire.size(), t0);
     CHECK(drain(core, b) == msg("in place") + msg("x"));
     CHECK(core.read_buffer(99, 10).empty());  // unknown id
 }
 
-TEST_CASE("a client is listed as a writer only when its output was empty",
+TEST_CASE("a client is listed to flush only when its output was empty",
           "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, a);
-    writers(core);  // b still holds its id: b is the driver's to write
-    core.received(a, frame_bytes(b, "queued behind the id"));
-    CHECK(writers(core).empty());
+    to_flush(core);  // b still holds its id: b is the driver's to write
+    core.handle_input(a, frame_bytes(b, "queued behind the id"), t0);
+    CHECK(to_flush(core).empty());
     // A short write: the rest stays queued, in order, still unlisted.
-    core.wrote(b, 2);
-    core.received(a, frame_bytes(b, "more"));
-    CHECK(writers(core).empty());
+    core.handle_written(b, 2, t0);
+    core.handle_input(a, frame_bytes(b, "more"), t0);
+    CHECK(to_flush(core).empty());
     CHECK(drain(core, b) ==
           id_bytes(b).substr(2) + msg("queued behind the id") + msg("more"));
-    core.received(a, frame_bytes(b, "again"));
-    CHECK(writers(core) == std::vector<client_id>{b});
+    core.handle_input(a, frame_bytes(b, "again"), t0);
+    CHECK(to_flush(core) == std::vector<client_id>{b});
 }
 
 TEST_CASE("frames to unknown or departed ids are dropped and counted",
           "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, a);
-    writers(core);
-    core.left(b);
-    core.received(a, frame_bytes(b, "gone") + frame_bytes(7, "never was"));
+    to_flush(core);
+    core.handle_disconnect(b);
+    core.handle_input(
+        a, frame_bytes(b, "gone") + frame_bytes(7, "never was"), t0);
     CHECK(core.drops() == 2);
-    CHECK(writers(core).empty());
+    CHECK(to_flush(core).empty());
     CHECK(closures(core).empty());
     CHECK(core.connected(a));
 }
@@ -140,26 +149,28 @@ TEST_CASE("frames to unknown or departed ids are dropped and counted",
 TEST_CASE("a client that leaves: its frames went, its output is dropped",
           "[router_core]") {
     router_core core(100, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
-    core.received(a, frame_bytes(b, "sent before leaving") + "\0\0");
-    core.left(a);  // with its id still queued and half a frame read
+    core.handle_input(a, frame_bytes(b, "sent before leaving") + "\0\0", t0);
+    core.handle_disconnect(
+        a);  // with its id still queued and half a frame read
     CHECK(drain(core, b) == msg("sent before leaving"));
     CHECK(core.output(a).empty());
     CHECK_FALSE(core.connected(a));
-    core.left(a);  // harmless twice
+    core.handle_disconnect(a);  // harmless twice
     CHECK(core.size() == 1);
 }
 
 TEST_CASE("an over-long frame closes its sender after its earlier frames",
           "[router_core]") {
     router_core core(10, 1000);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
     // Exactly max_frame is legal; one more byte without a 0 is not.
-    core.received(a,
-                  frame_bytes(b, std::string(10, 'x')) + id_bytes(b) +
-                      std::string(11, 'y'));
+    core.handle_input(a,
+                      frame_bytes(b, std::string(10, 'x')) + id_bytes(b) +
+                          std::string(11, 'y'),
+                      t0);
     CHECK(drain(core, b) == msg(std::string(10, 'x')));
     const auto closed = closures(core);
     REQUIRE(closed.size() == 1);
@@ -173,18 +184,19 @@ TEST_CASE("an over-long frame closes its sender after its earlier frames",
 TEST_CASE("a slow consumer is closed past max_pending, others carry on",
           "[router_core]") {
     router_core core(100, 64);
-    const auto a = core.connect(), slow = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), slow = core.handle_connect(t0),
+               b = core.handle_connect(t0);
     drain(core, a);
     drain(core, b);
     // `slow` never writes: its id (4 bytes) and 5 frames of 11 bytes fit
     // in 64; the sixth would not.
     const std::string ten(10, 's');
     for (int i = 0; i < 5; ++i) {
-        core.received(a, frame_bytes(slow, ten));
+        core.handle_input(a, frame_bytes(slow, ten), t0);
         REQUIRE(closures(core).empty());
         CHECK(core.output(slow).size() <= 64);
     }
-    core.received(a, frame_bytes(slow, ten) + frame_bytes(b, "fine"));
+    core.handle_input(a, frame_bytes(slow, ten) + frame_bytes(b, "fine"), t0);
     const auto closed = closures(core);
     REQUIRE(closed.size() == 1);
     CHECK(closed[0].id == slow);
@@ -193,7 +205,7 @@ TEST_CASE("a slow consumer is closed past max_pending, others carry on",
     CHECK(core.output(slow).empty());
     CHECK(drain(core, b) == msg("fine"));
     // Later frames to it are drops, not a second closure.
-    core.received(a, frame_bytes(slow, ten));
+    core.handle_input(a, frame_bytes(slow, ten), t0);
     CHECK(closures(core).empty());
     CHECK(core.drops() == 1);
 }
@@ -201,14 +213,14 @@ TEST_CASE("a slow consumer is closed past max_pending, others carry on",
 TEST_CASE("a client that floods itself is closed safely mid-read",
           "[router_core]") {
     router_core core(100, 32);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
     std::string wire;
     for (int i = 0; i < 10; ++i) {
         wire += frame_bytes(a, "to me, to me");
     }
     wire += frame_bytes(b, "after");  // still routed: a sent it whole
-    core.received(a, wire);
+    core.handle_input(a, wire, t0);
     const auto closed = closures(core);
     REQUIRE(closed.size() == 1);
     CHECK(closed[0].id == a);
@@ -219,23 +231,217 @@ TEST_CASE("a client that floods itself is closed safely mid-read",
 TEST_CASE("output written piecemeal comes out whole and in order",
           "[router_core]") {
     router_core core(1000, 1 << 20);
-    const auto a = core.connect(), b = core.connect();
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, b);
     std::string expected, got;
     for (int round = 0; round < 50; ++round) {
         for (int i = 0; i < 20; ++i) {
             const auto p = std::to_string(round) + "." + std::to_string(i);
-            core.received(a, frame_bytes(b, p));
+            core.handle_input(a, frame_bytes(b, p), t0);
             expected += msg(p);
         }
         // The socket takes 37 bytes at a time, interleaved with arrivals.
         for (int w = 0; w < 3 && !core.output(b).empty(); ++w) {
             auto out = core.output(b).substr(0, 37);
             got += out;
-            core.wrote(b, out.size());
+            core.handle_written(b, out.size(), t0);
         }
     }
     got += drain(core, b);
     CHECK(got == expected);
     CHECK(core.output(b).empty());
+}
+
+// --- Time: the write deadline (docs/protocol.md, point 8) ---
+
+namespace {
+constexpr auto timeout = 1000ms;
+constexpr auto ns = std::chrono::nanoseconds(1);
+}  // namespace
+
+TEST_CASE("the write deadline starts when output appears", "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0);
+    CHECK(core.write_deadline(a) == t0 + timeout);  // its id is queued
+    drain(core, a);
+    CHECK_FALSE(core.write_deadline(a));
+    // Nothing queued for a while, then a frame: timed from its arrival.
+    const auto b = core.handle_connect(t0 + 5s);
+    drain(core, b, t0 + 5s);
+    core.handle_input(b, frame_bytes(a, "late"), t0 + 7s);
+    CHECK(core.write_deadline(a) == t0 + 7s + timeout);
+    // More output behind it does not move it.
+    core.handle_input(b, frame_bytes(a, "later"), t0 + 7s + 500ms);
+    CHECK(core.write_deadline(a) == t0 + 7s + timeout);
+    CHECK(*core.poll_timeout() <= t0 + 7s + timeout);
+}
+
+TEST_CASE("progress moves the write deadline, no progress does not",
+          "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    core.handle_input(a, frame_bytes(b, "one") + frame_bytes(b, "two"), t0);
+    REQUIRE(core.write_deadline(b) == t0 + timeout);
+    core.handle_written(b, 0, t0 + 500ms);  // the socket took nothing
+    CHECK(core.write_deadline(b) == t0 + timeout);
+    core.handle_written(b, 1, t0 + 800ms);  // one byte is progress
+    CHECK(core.write_deadline(b) == t0 + 800ms + timeout);
+    core.handle_timeout(t0 + timeout);  // the old deadline: nothing due
+    CHECK(closures(core).empty());
+    CHECK(core.poll_timeout() == t0 + 800ms + timeout);
+    CHECK(core.output(b) == msg("one").substr(1) + msg("two"));
+}
+
+TEST_CASE("the write deadline is cleared when output drains", "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a, t0 + 100ms);
+    drain(core, b, t0 + 100ms);
+    CHECK_FALSE(core.write_deadline(a));
+    CHECK_FALSE(core.write_deadline(b));
+    core.handle_timeout(t0 + 1h);
+    CHECK(closures(core).empty());
+    CHECK(core.size() == 2);
+    CHECK_FALSE(core.poll_timeout());  // every stale entry is gone
+    // New output: a new deadline, from then.
+    core.handle_input(a, frame_bytes(b, "hi"), t0 + 2h);
+    CHECK(core.write_deadline(b) == t0 + 2h + timeout);
+    CHECK(core.poll_timeout() == t0 + 2h + timeout);
+}
+
+TEST_CASE("the write deadline fires at its instant, not a nanosecond before",
+          "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    core.handle_timeout(t0 + timeout - ns);
+    CHECK(closures(core).empty());
+    CHECK(core.connected(b));
+    core.handle_timeout(t0 + timeout);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == b);
+    CHECK(closed[0].why == reason::write_timeout);
+    CHECK_FALSE(core.connected(b));
+    CHECK(core.output(b).empty());
+    CHECK(core.connected(a));
+    CHECK_FALSE(core.poll_timeout());
+    // Frames to it are drops from now on, and it is not closed twice.
+    core.handle_input(a, frame_bytes(b, "too late"), t0 + 2 * timeout);
+    core.handle_timeout(t0 + 3 * timeout);
+    CHECK(core.drops() == 1);
+    CHECK(closures(core).empty());
+}
+
+TEST_CASE("a client that keeps taking output is never timed out",
+          "[router_core]") {
+    router_core core(100, 1 << 20, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    for (int i = 0; i < 100; ++i) {
+        core.handle_input(a, frame_bytes(b, "0123456789"), t0);
+    }
+    // One byte every 999 ms, with the driver woken as asked each time.
+    auto now = t0;
+    for (int i = 0; i < 50; ++i) {
+        now += timeout - 1ms;
+        core.handle_timeout(now);
+        REQUIRE(closures(core).empty());
+        core.handle_written(b, 1, now);
+        REQUIRE(core.poll_timeout() <= core.write_deadline(b));
+    }
+    CHECK(core.connected(b));
+}
+
+TEST_CASE("a zero write timeout means no deadline", "[router_core]") {
+    router_core core(100, 1000, 0ms);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    core.handle_input(a, frame_bytes(b, "unread"), t0);
+    CHECK_FALSE(core.write_deadline(a));
+    CHECK_FALSE(core.write_deadline(b));
+    CHECK_FALSE(core.poll_timeout());
+    core.handle_timeout(t0 + 24h);
+    CHECK(closures(core).empty());
+    CHECK(core.size() == 2);
+}
+
+TEST_CASE("poll_timeout is the earliest write deadline", "[router_core]") {
+    router_core core(100, 1000, timeout);
+    CHECK_FALSE(core.poll_timeout());
+    const auto a = core.handle_connect(t0);
+    const auto b = core.handle_connect(t0 + 100ms);
+    const auto c = core.handle_connect(t0 + 200ms);
+    CHECK(core.poll_timeout() == t0 + timeout);
+    // a drains: its entry stays, so the next wake-up may come early...
+    drain(core, a, t0 + 300ms);
+    CHECK(core.poll_timeout() <= t0 + 100ms + timeout);
+    // ... and finds nothing due: then it is b's.
+    core.handle_timeout(*core.poll_timeout());
+    CHECK(closures(core).empty());
+    CHECK(core.poll_timeout() == t0 + 100ms + timeout);
+    // b makes progress: c's is the earliest now.
+    drain(core, b, t0 + 400ms);
+    core.handle_timeout(*core.poll_timeout());
+    CHECK(closures(core).empty());
+    CHECK(core.poll_timeout() == t0 + 200ms + timeout);
+    core.handle_timeout(*core.poll_timeout());
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == c);
+    CHECK_FALSE(core.poll_timeout());
+}
+
+TEST_CASE("a closed client's write deadline no longer fires", "[router_core]") {
+    router_core core(100, 64, timeout);
+    const auto a = core.handle_connect(t0);
+    const auto gone = core.handle_connect(t0);
+    const auto slow = core.handle_connect(t0);
+    const auto bad = core.handle_connect(t0);
+    drain(core, a);
+    core.handle_disconnect(gone);  // with its id still queued
+    core.handle_input(a, frame_bytes(slow, std::string(70, 's')), t0);
+    core.handle_input(bad, id_bytes(a) + std::string(101, 'y'), t0);
+    auto closed = closures(core);
+    REQUIRE(closed.size() == 2);
+    CHECK(closed[0].id == slow);
+    CHECK(closed[0].why == reason::slow_consumer);
+    CHECK(closed[1].id == bad);
+    CHECK(closed[1].why == reason::protocol_error);
+    CHECK_FALSE(core.write_deadline(slow));
+    core.handle_timeout(t0 + 10 * timeout);
+    CHECK(closures(core).empty());
+    CHECK(core.size() == 1);
+    CHECK_FALSE(core.poll_timeout());
+}
+
+TEST_CASE("poll_expired lists who is past its deadline; progress saves it",
+          "[router_core]") {
+    router_core core(100, 1000, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    const auto c = core.handle_connect(t0 + 10ms);
+    drain(core, a, t0 + 500ms);  // a's entry is stale now
+    std::vector<client_id> expired;
+    core.poll_expired(t0 + timeout - ns, expired);
+    CHECK(expired.empty());
+    core.poll_expired(t0 + timeout, expired);
+    CHECK(expired == std::vector<client_id>{b});
+    // The driver's last write: the socket takes a byte, b is saved.
+    core.handle_written(b, 1, t0 + timeout);
+    expired.clear();
+    core.poll_expired(t0 + timeout, expired);
+    CHECK(expired.empty());
+    core.handle_timeout(t0 + timeout);
+    CHECK(closures(core).empty());
+    // c, whose socket takes nothing, is not.
+    core.poll_expired(t0 + 10ms + timeout, expired);
+    CHECK(expired == std::vector<client_id>{c});
+    core.handle_written(c, 0, t0 + 10ms + timeout);
+    core.handle_timeout(t0 + 10ms + timeout);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == c);
+    CHECK(core.connected(a));
+    CHECK(core.connected(b));
 }
