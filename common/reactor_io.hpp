@@ -15,27 +15,11 @@
 // flush() then arm_timer(); when the deadline timer fires it calls
 // expire() before its flush().
 //
-// Calls back into the waiter, the variant's `router`, for the waiting:
-//   watch_readable(id, c)  a new client, or one whose socket was read dry
-//   watch_writable(id, c)  a short write left output behind
-//   watch_acceptor()       every pending connection was accepted
-//   watch_timer()          the deadline timer was set to a new instant
-//   back_off()             an accept failed: pause for `accept_backoff`
-// The first four default to nothing, for a waiter that waits anew on
-// everything every round (reactor_select); one that arms each wait ahead
-// (reactor_handrolled) defines them. back_off() every waiter defines.
-//
-// Why a CRTP base (`class router : public reactor_io<router>`) and not a
-// class calling an interface of virtual hooks: the two halves call each
-// other all the time. The waiter reads, flushes and touches `core_` and
-// `conns_`; this code calls the hooks in the middle of accept_all() and
-// write(). As a base, it is part of the router itself: the variant names
-// `core_`, `conns_` and `read()` as its own, and its file reads as it did
-// before the split; the hooks are plain member functions bound at compile
-// time, with no back pointer and no virtual call; and what a waiter keeps
-// per connection (`WaitState`: handrolled notes which waits fired) sits
-// in the connection itself. The price: a template, so a header, and a
-// router befriends its base so that its hooks may stay private.
+// Calls back into the waiter, the variant's `router`, for the waiting,
+// through the hooks that `reactor_waiter` below names: every waiter defines
+// all five (a misspelt one fails to compile instead of never running).
+// Why a CRTP base and not virtual hooks: docs/04-reactor-handrolled.md,
+// "Three layers".
 #pragma once
 
 #include <chrono>
@@ -57,6 +41,26 @@ namespace common {
 
 // For a waiter that keeps nothing per connection.
 struct no_wait_state {};
+
+// snippet: reactor_io-waiter
+// What a waiter provides: how to wait. reactor_io calls each hook once it
+// is done with a socket, the acceptor or the deadline timer for now:
+//   watch_readable(id, c)  a new client, or one whose socket was read dry
+//   watch_writable(id, c)  a short write left output behind
+//   watch_acceptor()       every pending connection was accepted
+//   watch_timer()          the deadline timer was set to a new instant
+//   back_off()             an accept failed: pause for `accept_backoff`
+// A waiter that waits anew on everything every round (reactor_select)
+// defines the first four to do nothing, and says so.
+template <class W, class Connection>
+concept reactor_waiter = requires(W& w, client_id id, Connection& c) {
+    w.watch_readable(id, c);
+    w.watch_writable(id, c);
+    w.watch_acceptor();
+    w.watch_timer();
+    w.back_off();
+};
+// snippet-end
 
 template <class Waiter, class WaitState = no_wait_state>
 class reactor_io {
@@ -80,17 +84,11 @@ class reactor_io {
           backoff_(ioc),
           deadline_timer_(ioc),
           core_(opts.max_frame, opts.max_pending, opts.write_timeout) {
+        static_assert(reactor_waiter<Waiter, connection>,
+                      "a reactor's router defines every hook of "
+                      "common::reactor_waiter, as public members");
         acceptor_.non_blocking(true);
     }
-
-    // snippet: reactor_io-hooks
-    // Nothing to arm ahead by default: a waiter that rebuilds every wait
-    // each round already waits on every socket and the acceptor.
-    void watch_readable(client_id, connection&) {}
-    void watch_writable(client_id, connection&) {}
-    void watch_acceptor() {}
-    void watch_timer() {}
-    // snippet-end
 
     // snippet: reactor_io-time
     // The round's one clock read: the core takes time as an argument and

@@ -50,8 +50,6 @@ class router : public reactor_io<router, wait_state> {
     void start() { watch_acceptor(); }
 
   private:
-    friend reactor_io;  // calls the hooks below
-
     // snippet: reactor_handrolled-wakers
     // How events are waited for: one readiness wait per socket and
     // direction. A wait consumes nothing; its handler only notes what is
@@ -83,9 +81,11 @@ class router : public reactor_io<router, wait_state> {
     }
     // snippet-end
 
+  public:
     // snippet: reactor_handrolled-hooks
-    // What reactor_io asks for once it is done with a socket or the
-    // acceptor for now: the wait armed again, for a later poll().
+    // The hooks reactor_io calls (common::reactor_waiter) once it is done
+    // with a socket, the acceptor or the timer for now: the wait armed
+    // again, for a later poll().
     void watch_readable(client_id id, connection& c) {
         wait(id, c, tcp::socket::wait_read, &connection::readable);
     }
@@ -126,6 +126,7 @@ class router : public reactor_io<router, wait_state> {
     }
     // snippet-end
 
+  private:
     // snippet: reactor_handrolled-poll
     // The article's poll_next, without its sweep: the work of a round is
     // proportional to the sockets that are ready, listed by their handlers,

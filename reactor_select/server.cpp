@@ -51,9 +51,22 @@ class router : public reactor_io<router> {
 
     void start() { co_spawn(acceptor_.get_executor(), loop(), asio::detached); }
 
-  private:
-    friend reactor_io;  // calls back_off()
+    // snippet: reactor_select-hooks
+    // The hooks reactor_io calls (common::reactor_waiter). Nothing to arm
+    // ahead: every round's race waits on every socket, the acceptor and the
+    // deadline timer anew. The back-off timer stands in for the acceptor
+    // in the race.
+    void watch_readable(client_id, connection&) {}
+    void watch_writable(client_id, connection&) {}
+    void watch_acceptor() {}
+    void watch_timer() {}
+    void back_off() {
+        backing_off_ = true;
+        backoff_.expires_after(accept_backoff);
+    }
+    // snippet-end
 
+  private:
     // snippet: reactor_select-op
     // Asio races operations of one type only, and a wait on the acceptor,
     // on a socket and on a timer are three types: this initiation is any
@@ -206,14 +219,6 @@ class router : public reactor_io<router> {
         }
     }
     // snippet-end
-
-    // The one hook reactor_io needs here: every round's race waits on
-    // everything anew, so nothing is armed ahead. The back-off timer
-    // stands in for the acceptor in the race.
-    void back_off() {
-        backing_off_ = true;
-        backoff_.expires_after(accept_backoff);
-    }
 
     // Owned by the loop's one thread, like reactor_io's, so unguarded.
     bool backing_off_ = false;
