@@ -26,6 +26,9 @@ def parser():
                     help="frames/s offered in the latency runs")
     ap.add_argument("--max-pending", type=int, default=8 * 2**20)
     ap.add_argument("--flood-mb", type=float, default=24)
+    ap.add_argument("--short-write-timeout", type=int, default=500,
+                    help="--write-timeout (ms) of the second head-of-line "
+                    "run; the first runs with the servers' default")
     ap.add_argument("--stall-after", type=float)
     ap.add_argument("--max-contention", type=float, default=0.3,
                     help="cores' worth of CPU other processes may take "

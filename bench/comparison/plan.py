@@ -17,6 +17,11 @@ def plan(args):
            "duration": 1.0 if q else args.latency_duration}
     cells.append(dict(lat, kind="latency"))
     cells.append(dict(lat, kind="hol", slow=True))
+    # The same, with a short write deadline: the blocking models' stall now
+    # ends when the deadline cuts the slow client off (docs/protocol.md,
+    # point 8). Our servers only: the peers have deadlines of their own.
+    cells.append(dict(lat, kind="hol", slow=True,
+                      write_timeout=args.short_write_timeout))
     for idle in ([0, 1000] if q else [0, 1000, 10000]):
         # Longer than the throughput runs: the ratio between two runs is
         # what matters here, and noise from elsewhere averages out.
@@ -31,6 +36,8 @@ def cell_key(cell):
         return f"throughput/{cell['pairs']}x{cell['size']}"
     if k == "scale":
         return f"scale/{cell['idle']}"
+    if cell.get("write_timeout"):
+        return f"{k}/write-timeout"
     return k
 
 

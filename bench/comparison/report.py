@@ -108,7 +108,8 @@ def latency_section(args, servers, s):
          "latency is one-way, from the frame's due time (a frame held back "
          "by a stalled server counts its wait). *With a slow client*: the "
          "same run, plus a client that never reads while another floods "
-         "it.\n"]
+         "it, with the servers' default `--write-timeout` (10 s, longer "
+         "than the run).\n"]
     if NATS in servers:
         L.append(nats_note(args))
     L += ["![latency](latency.png)\n",
@@ -131,6 +132,32 @@ def latency_section(args, servers, s):
             f"| {b['slow_disconnected']}/{b['runs']} runs "
             f"| {fmt(kb_mb(a['peak_rss_kb']))} -> "
             f"{fmt(kb_mb(b['peak_rss_kb']))} |")
+    return L + write_timeout_section(args, servers, s)
+
+
+def write_timeout_section(args, servers, s):
+    """The slow-client run again, with a short write deadline."""
+    names = [n for n in servers
+             if s.get((n, "hol/write-timeout")) and s.get((n, "latency"))]
+    if not names:
+        return []
+    L = [f"\nThe same slow-client run with `--write-timeout "
+         f"{args.short_write_timeout}`: a client that takes none of its "
+         "output for that long is cut off (docs/protocol.md, point 8). In "
+         "the models whose write blocks everyone, the stall it causes now "
+         "ends at the deadline instead of lasting as long as the slow "
+         "client does.\n",
+         "| server | throughput vs no slow client | p99 us | p99.9 us | "
+         "stalled | slow client disconnected |",
+         "|---|---:|---:|---:|---|---|"]
+    for name in names:
+        a, b = s[(name, "latency")], s[(name, "hol/write-timeout")]
+        L.append(
+            f"| {name} "
+            f"| {fmt(ratio(b['msgs_per_s'], a['msgs_per_s']), 2, 'x')} "
+            f"| {fmt(b['p99'])} | {fmt(b['p999'])} "
+            f"| {b['stalled']}/{b['runs']} runs "
+            f"| {b['slow_disconnected']}/{b['runs']} runs |")
     return L
 
 

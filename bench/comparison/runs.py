@@ -32,7 +32,7 @@ def loadgen_command(name, cell, args, server):
 
 def run_cell(name, cell, args):
     """One measured run: loadgen's JSON, plus what the server said."""
-    server = Server(name, args)
+    server = Server(name, args, cell)
     cmd = loadgen_command(name, cell, args, server)
     try:
         # loadgen has its own hard deadline; this one only guards against a

@@ -127,7 +127,7 @@ def raise_fd_limit(needed):
 class Server:
     """One server process, started fresh for each measured run."""
 
-    def __init__(self, name, args):
+    def __init__(self, name, args, cell=None):
         self.name = name
         # Its stderr, this run's only: truncated at each start, so the file
         # never holds more than one run's output.
@@ -140,9 +140,11 @@ class Server:
             wait_for_port(self.port, self.proc, PEER_BINARY[name])
             return
         exe = os.path.join(BIN, "epoll_forwarder" if name == LIMIT else name)
-        self.proc = subprocess.Popen(
-            [exe, "--port", "0", "--max-pending", str(args.max_pending)],
-            stdout=subprocess.PIPE, stderr=self.log)
+        cmd = [exe, "--port", "0", "--max-pending", str(args.max_pending)]
+        if cell and cell.get("write_timeout"):
+            cmd += ["--write-timeout", str(cell["write_timeout"])]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self.log)
         line = self.proc.stdout.readline().decode()
         m = re.match(r"listening on .*:(\d+)$", line.strip())
         if not m:
