@@ -11,9 +11,10 @@
 //   destination's socket -> unlocks.
 // Trade-off: the shortest correct version, but while one write waits for a
 //   slow reader, the lock is held and every other frame waits too
-//   (head-of-line blocking). With --deadlock, the article's edit: one
-//   more lock per connection, held while its session waits to read, and
-//   a client that waits for a frame before it sends one never gets it.
+//   (head-of-line blocking), until that reader takes some or the write
+//   deadline (--write-timeout) cuts it off. With --deadlock, the article's
+//   edit: one more lock per connection, held while its session waits to read,
+//   and a client that waits for a frame before it sends one never gets it.
 // Compare with: csp/server.cpp, where one dispatcher owns the table and the
 //   lock disappears. Start reading at `session`.
 
@@ -157,7 +158,8 @@ class router {
 
     // snippet: naive_mutex-deliver
     // The lock is held across the write: while one destination is slow to
-    // read, no other frame from any client moves. That is the lesson.
+    // read, no other frame from any client moves, for up to --write-timeout.
+    // That is the lesson.
     awaitable<void> deliver(client_id from, const frame& f) {
         co_await table_lock_.lock();
         auto it = writers_.find(f.dest);
@@ -172,12 +174,14 @@ class router {
             co_await deliver_deadlocking(dest, f);
             co_return;
         }
-        // A failed write means the destination is leaving: drop it now (its
-        // own session sees the error too). A second write would never
-        // return: after a failed write, Asio's epoll reactor waits for the
-        // socket to be reported ready again, and a dead one never is.
-        auto [ec, n] = co_await async_write(
-            dest->writer, asio::buffer(f.message), as_tuple);
+        // A destination that takes none of this frame for --write-timeout
+        // is reset, and the write fails. A failed write means the
+        // destination is leaving: drop it now (its own session sees the end
+        // too). A second write would never return: after a failed write,
+        // Asio's epoll reactor waits for the socket to be reported ready
+        // again, and a dead one never is.
+        const auto ec = co_await write_with_deadline(
+            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
         if (ec) {
             writers_.erase(it);
         }
@@ -195,8 +199,8 @@ class router {
     awaitable<void> deliver_deadlocking(std::shared_ptr<peer> dest,
                                         const frame& f) {
         co_await dest->socket_lock.lock();
-        auto [ec, n] = co_await async_write(
-            dest->writer, asio::buffer(f.message), as_tuple);
+        const auto ec = co_await write_with_deadline(
+            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
         dest->socket_lock.unlock();
         if (ec) {
             co_await table_lock_.lock();
