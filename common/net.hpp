@@ -74,14 +74,13 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
 std::pair<tcp::socket, tcp::socket> split(tcp::socket socket);
 
 // snippet: net-write_with_deadline
-// async_write under the write deadline (docs/protocol.md, point 8): each
-// async_write_some in it has `timeout` to hand at least one byte to the
-// kernel, so the deadline restarts whenever `dest` reads some, and a
-// client that keeps reading, however slowly, is never cut off. One that
-// takes nothing for that long is logged as a slow consumer, its
-// connection is reset (see `reset_connection`) and asio::error::timed_out
-// returned: the caller then treats it as any failed write. Zero: no
-// deadline.
+// async_write under the write deadline (docs/protocol.md, point 8). The
+// deadline restarts whenever `dest` takes some of its output (a write goes
+// on, or the kernel holds less for it), so a client that keeps reading,
+// however slowly, is never cut off. One that takes nothing for `timeout`
+// is logged as a slow consumer, its connection is reset (see
+// `reset_connection`) and asio::error::timed_out returned: the caller
+// then treats it as any failed write. Zero: no deadline.
 asio::awaitable<error_code> write_with_deadline(
     tcp::socket& socket,
     std::vector<asio::const_buffer> buffers,
