@@ -1,7 +1,12 @@
 #include "net.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <stdexcept>
 
 #include "log.hpp"
@@ -83,6 +88,102 @@ std::pair<tcp::socket, tcp::socket> split(tcp::socket socket) {
     // Socket options (no-delay, non-blocking) live on the shared file
     // description; Asio's own per-object flags are set on first use.
     return {std::move(socket), std::move(other)};
+}
+
+namespace {
+
+// Drops the first n bytes of `buffers`.
+void consume(std::vector<asio::const_buffer>& buffers, std::size_t n) {
+    auto it = buffers.begin();
+    for (; it != buffers.end() && n >= it->size(); ++it) {
+        n -= it->size();
+    }
+    it = buffers.erase(buffers.begin(), it);
+    if (it != buffers.end()) {
+        *it += n;
+    }
+}
+
+// The bytes the kernel holds for the peer, not yet acknowledged by it
+// (Linux's SIOCOUTQ); 0 if it cannot tell.
+int unacknowledged(tcp::socket& socket) {
+    int n = 0;
+    return ::ioctl(socket.native_handle(), SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
+}  // namespace
+
+// snippet: net-write_with_deadline-loop
+asio::awaitable<error_code> write_with_deadline(
+    tcp::socket& socket,
+    std::vector<asio::const_buffer> buffers,
+    client_id dest,
+    std::chrono::milliseconds timeout) {
+    using namespace asio::experimental;
+    if (timeout.count() == 0) {
+        auto [ec, n] = co_await asio::async_write(
+            socket, buffers, asio::as_tuple(asio::use_awaitable));
+        co_return ec;
+    }
+    using clock = std::chrono::steady_clock;
+    asio::steady_timer check(co_await asio::this_coro::executor);
+    auto taken_at = clock::now();  // when the client last took some
+    consume(buffers, 0);           // empty buffers first: nothing to wait for
+    while (!buffers.empty()) {
+        const int held = unacknowledged(socket);
+        // Four checks per deadline: a client is cut off at most a quarter
+        // of it late.
+        check.expires_at(
+            std::min(clock::now() + timeout / 4, taken_at + timeout));
+        // Whichever completes first cancels the other; both have completed
+        // when this returns, and a write cancelled late may still have
+        // written some bytes: `n` counts them either way.
+        auto [order, ec, n, check_ec] =
+            co_await make_parallel_group(
+                socket.async_write_some(buffers, asio::deferred),
+                check.async_wait(asio::deferred))
+                .async_wait(wait_for_one(), asio::use_awaitable);
+        consume(buffers, n);
+        const bool checked = order[0] == 1;
+        if (ec && !(checked && ec == asio::error::operation_aborted)) {
+            co_return ec;  // never write again after a failed write
+        }
+        // The client took some if the write went on, or if the kernel now
+        // holds less for it: the write may wait while the client reads,
+        // since the kernel reports room to write only once a third of its
+        // send buffer is free.
+        if (n > 0 || unacknowledged(socket) < held) {
+            taken_at = clock::now();
+        } else if (clock::now() - taken_at >= timeout) {
+            log("client ",
+                dest,
+                ": took none of its output for --write-timeout (",
+                timeout.count(),
+                " ms), disconnecting it as a slow consumer");
+            reset_connection(socket);
+            co_return asio::error::timed_out;
+        }
+    }
+    co_return error_code{};
+}
+// snippet-end
+
+asio::awaitable<error_code> write_with_deadline(
+    tcp::socket& socket,
+    asio::const_buffer bytes,
+    client_id dest,
+    std::chrono::milliseconds timeout) {
+    return write_with_deadline(
+        socket, std::vector<asio::const_buffer>{bytes}, dest, timeout);
+}
+
+void reset_connection(tcp::socket& socket) {
+    error_code ignored;
+    socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    // Now, not in the destructor: Asio's destructor turns SO_LINGER back
+    // off (a destructor must not block), and the end would be a FIN again.
+    socket.close(ignored);
 }
 
 void io_threads::start(asio::io_context& ioc, unsigned count) {

@@ -1,6 +1,7 @@
 // The Asio pieces every variant uses the same way: the listening socket, the
-// threads that run an io_context, which errors are ordinary closes, and the
-// back-off after a failed accept. Nothing here shares state between tasks.
+// threads that run an io_context, which errors are ordinary closes, the
+// back-off after a failed accept, and the write deadline of the models that
+// write with coroutines. Nothing here shares state between tasks.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "id.hpp"
 #include "options.hpp"
 
 namespace common {
@@ -70,6 +72,36 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
 // another writes without the two touching the same object. An Asio socket
 // object is not safe to use from two threads at once.
 std::pair<tcp::socket, tcp::socket> split(tcp::socket socket);
+
+// snippet: net-write_with_deadline
+// async_write under the write deadline (docs/protocol.md, point 8). The
+// deadline restarts whenever `dest` takes some of its output (a write goes
+// on, or the kernel holds less for it), so a client that keeps reading,
+// however slowly, is never cut off. One that takes nothing for `timeout`
+// is logged as a slow consumer, its connection is reset (see
+// `reset_connection`) and asio::error::timed_out returned: the caller
+// then treats it as any failed write. Zero: no deadline.
+asio::awaitable<error_code> write_with_deadline(
+    tcp::socket& socket,
+    std::vector<asio::const_buffer> buffers,
+    client_id dest,
+    std::chrono::milliseconds timeout);
+// snippet-end
+// The same, for one buffer.
+asio::awaitable<error_code> write_with_deadline(
+    tcp::socket& socket,
+    asio::const_buffer bytes,
+    client_id dest,
+    std::chrono::milliseconds timeout);
+
+// Ends a connection at once, whatever it still holds, and closes
+// `socket`. A plain shutdown would queue the end of the stream behind the
+// bytes the client is not reading, and it would never see it; with
+// SO_LINGER at zero, the kernel discards them and the client gets a reset
+// as soon as the last descriptor of the connection closes. The shutdown
+// also wakes the task reading the other half (see `split`), so that it
+// ends and closes its own.
+void reset_connection(tcp::socket& socket);
 
 // Runs one io_context on N threads. An exception that escapes a handler is
 // logged and the thread goes back to work: none escapes a thread.

@@ -14,7 +14,8 @@
 //   -> dispatcher looks up the destination -> writes to its socket, inline.
 // Trade-off: no lock, so no deadlock; but while one write waits for a slow
 //   reader, the dispatcher takes no other message, and every frame waits
-//   (head-of-line blocking: moved from the lock to the dispatcher).
+//   (head-of-line blocking: moved from the lock to the dispatcher), until
+//   that reader takes some or --write-timeout cuts it off.
 // Compare with: naive_mutex/server.cpp (the lock this replaces) and
 //   csp_channel_per_writer/server.cpp (each client gets its own writer,
 //   so the dispatcher never waits). Start reading at `dispatcher`; the
@@ -96,15 +97,18 @@ class router {
     // snippet: csp-deliver
     // The dispatcher writes, and waits for the write: while this client's
     // socket buffer is full, no other message is taken from `inbox_`, the
-    // readers wait to send, and every client stalls. That is the lesson.
+    // readers wait to send, and every client stalls, for up to
+    // --write-timeout. That is the lesson.
     awaitable<void> deliver(table& writers, client_id from, parcel& p) {
         auto it = writers.find(p.dest);
         if (it == writers.end()) {
             drop(drops_, p, from);
             co_return;
         }
-        auto [ec, n] =
-            co_await async_write(it->second, asio::buffer(p.bytes), as_tuple);
+        // A destination that takes none of these bytes for --write-timeout
+        // is reset, and the write fails.
+        const auto ec = co_await write_with_deadline(
+            it->second, asio::buffer(p.bytes), p.dest, opts_.write_timeout);
         if (ec) {
             // The destination is gone or going (its reader sees it too and
             // sends `client_left`): drop it now. A second write would never

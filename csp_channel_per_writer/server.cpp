@@ -17,8 +17,9 @@
 //   write to the socket.
 // Trade-off: a slow client no longer stalls the others, but every client
 //   now has a queue, and a queue needs a bound: past --max-pending bytes,
-//   the client is disconnected as a slow consumer. More tasks, more
-//   channels, and their lifetimes to get right.
+//   or --write-timeout without taking any, the client is disconnected as
+//   a slow consumer. More tasks, more channels, and their lifetimes to
+//   get right.
 // Compare with: csp/server.cpp, where the dispatcher writes itself; the
 //   diff is the lesson. Start reading at `dispatcher`; the messages it
 //   takes are in common/csp_io.hpp.
@@ -200,10 +201,8 @@ class router {
     awaitable<void> writer(std::shared_ptr<peer> self) {
         std::vector<std::string> batch;
         std::vector<asio::const_buffer> buffers;
-        auto take = [&batch](error_code ec, std::string bytes) {
-            if (!ec) {
-                batch.push_back(std::move(bytes));
-            }
+        auto take = [&batch](error_code, std::string bytes) {
+            batch.push_back(std::move(bytes));  // every send is a success
         };
         for (;;) {
             auto [ec, bytes] = co_await self->outbox.async_receive(as_tuple);
@@ -214,18 +213,18 @@ class router {
             while (batch.size() < max_gather &&
                    self->outbox.try_receive(take)) {
             }
-            std::size_t size = 0;
             for (const auto& b : batch) {
                 buffers.push_back(asio::buffer(b));
-                size += b.size();
             }
-            auto [wec, n] =
-                co_await async_write(self->socket, buffers, as_tuple);
-            self->queued -= size;
+            // Its own deadline: a client that takes none of its output for
+            // --write-timeout is reset (and logged) here, and only it waits.
+            const auto wec = co_await write_with_deadline(
+                self->socket, buffers, self->id, opts_.write_timeout);
+            self->queued -= asio::buffer_size(buffers);
             batch.clear();
             buffers.clear();
             if (wec) {
-                if (!is_normal_close(wec)) {
+                if (wec != asio::error::timed_out && !is_normal_close(wec)) {
                     log("client ", self->id, ": ", wec.message());
                 }
                 break;

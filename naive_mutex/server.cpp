@@ -11,7 +11,10 @@
 //   destination's socket -> unlocks.
 // Trade-off: the shortest correct version, but while one write waits for a
 //   slow reader, the lock is held and every other frame waits too
-//   (head-of-line blocking). One more lock and it deadlocks: --deadlock.
+//   (head-of-line blocking), until that reader takes some or the write
+//   deadline (--write-timeout) cuts it off. With --deadlock, the article's
+//   edit: one more lock per connection, held while its session waits to read,
+//   and a client that waits for a frame before it sends one never gets it.
 // Compare with: csp/server.cpp, where one dispatcher owns the table and the
 //   lock disappears. Start reading at `session`.
 
@@ -74,7 +77,11 @@ class router {
 
   private:
     // One connected client, as the table holds it.
+    // (A constructor, not an aggregate: Clang before 16 cannot build an
+    // aggregate from parentheses, as make_shared does.)
     struct peer {
+        explicit peer(tcp::socket w)
+            : writer(std::move(w)), socket_lock(writer.get_executor()) {}
         tcp::socket writer;
         // Used by --deadlock only: the article's per-connection lock.
         async_mutex socket_lock;
@@ -92,14 +99,13 @@ class router {
 
     awaitable<void> session(tcp::socket socket, client_id id) {
         auto [reader, writer] = split(std::move(socket));
-        auto self =
-            std::make_shared<peer>(std::move(writer), reader.get_executor());
+        auto self = std::make_shared<peer>(std::move(writer));
         // snippet: naive_mutex-deadlock
-        // The article's deadlocking edit: this client's own lock is held
-        // whenever its session waits to read, so whoever wants to write to
-        // it waits for its next frame, holding the table lock meanwhile.
-        // Taken before the id is sent, so a client that knows its id is
-        // already locked: the demonstration does not depend on timing.
+        // The article's deadlocking edit, first half: this client's own
+        // lock is held whenever its session waits to read, so a frame for
+        // it waits (in `deliver`) until the client sends something. Taken
+        // before the id is sent, so a client that knows its id is already
+        // locked: the demonstration does not depend on timing.
         if (opts_.demo) {
             co_await self->socket_lock.lock();
         }
@@ -138,8 +144,8 @@ class router {
                     " bytes), closing it");
                 break;
             }
-            if (opts_.demo) {
-                co_await self->socket_lock.lock();
+            if (opts_.demo && !ec) {
+                co_await self->socket_lock.lock();  // for the next read
             }
         }
         if (ec && !is_normal_close(ec)) {
@@ -152,7 +158,8 @@ class router {
 
     // snippet: naive_mutex-deliver
     // The lock is held across the write: while one destination is slow to
-    // read, no other frame from any client moves. That is the lesson.
+    // read, no other frame from any client moves, for up to --write-timeout.
+    // That is the lesson.
     awaitable<void> deliver(client_id from, const frame& f) {
         co_await table_lock_.lock();
         auto it = writers_.find(f.dest);
@@ -161,24 +168,45 @@ class router {
             drops_.dropped(f.dest, from);
             co_return;
         }
-        const auto hold = it->second;  // alive even if erased below
-        peer& dest = *hold;
+        const auto dest = it->second;  // alive even if erased meanwhile
         if (opts_.demo) {
-            co_await dest.socket_lock.lock();
+            table_lock_.unlock();
+            co_await deliver_deadlocking(dest, f);
+            co_return;
         }
-        // A failed write means the destination is leaving: drop it now (its
-        // own session sees the error too). A second write would never
-        // return: after a failed write, Asio's epoll reactor waits for the
-        // socket to be reported ready again, and a dead one never is.
-        auto [ec, n] = co_await async_write(
-            dest.writer, asio::buffer(f.message), as_tuple);
+        // A destination that takes none of this frame for --write-timeout
+        // is reset, and the write fails. A failed write means the
+        // destination is leaving: drop it now (its own session sees the end
+        // too). A second write would never return: after a failed write,
+        // Asio's epoll reactor waits for the socket to be reported ready
+        // again, and a dead one never is.
+        const auto ec = co_await write_with_deadline(
+            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
         if (ec) {
             writers_.erase(it);
         }
-        if (opts_.demo) {
-            dest.socket_lock.unlock();
-        }
         table_lock_.unlock();
+    }
+    // snippet-end
+
+    // snippet: naive_mutex-deadlock-write
+    // The article's deadlocking edit, second half: the table lock is
+    // already released, and the destination's own lock is taken to write.
+    // Its session holds that lock while it waits to read, so this waits
+    // until the destination's client sends something. A client that waits
+    // for a frame before it speaks never gets it; clients that keep
+    // sending carry on, and the table lock is free for everyone.
+    awaitable<void> deliver_deadlocking(std::shared_ptr<peer> dest,
+                                        const frame& f) {
+        co_await dest->socket_lock.lock();
+        const auto ec = co_await write_with_deadline(
+            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
+        dest->socket_lock.unlock();
+        if (ec) {
+            co_await table_lock_.lock();
+            writers_.erase(f.dest);
+            table_lock_.unlock();
+        }
     }
     // snippet-end
 

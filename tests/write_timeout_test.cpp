@@ -1,0 +1,172 @@
+// The write deadline (docs/protocol.md, point 8), for every variant: a
+// client that takes none of its output for --write-timeout is cut off, not
+// sooner, and the others carry on; a client that keeps reading, however
+// slowly, is never cut off. In the blocking models the deadline is also
+// what ends the stall such a client causes (slow_consumer_test.cpp shows
+// the stall itself).
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <future>
+#include <optional>
+#include <system_error>
+#include <thread>
+
+#include "fixture.hpp"
+
+using namespace testing;
+
+namespace {
+
+constexpr std::size_t MiB = 1024 * 1024;
+constexpr std::chrono::milliseconds short_timeout{300};
+
+common::options deadline_options(std::chrono::milliseconds timeout) {
+    auto opts = test_options();
+    opts.max_pending = 1024 * MiB;  // so that only the deadline cuts off
+    opts.write_timeout = timeout;
+    return opts;
+}
+
+// When the server ended c's connection (a reset, or the end of the
+// stream), found without reading: a read would take some of c's output,
+// and so restart its deadline. nullopt if not before `deadline`.
+std::optional<clock::time_point> hangup_time(const client& c,
+                                             clock::time_point deadline) {
+    for (;;) {
+        // POLLHUP and POLLERR (a reset) are reported whatever is asked.
+        pollfd p{c.fd(), POLLRDHUP, 0};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - clock::now());
+        const int r = ::poll(&p, 1, std::max<int>(0, left.count()));
+        if (r > 0) {
+            return clock::now();
+        }
+        if (r == 0) {
+            return std::nullopt;
+        }
+        if (errno != EINTR) {
+            throw std::system_error(errno, std::generic_category(), "poll");
+        }
+    }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE(
+    "a client that takes none of its output for --write-timeout is "
+    "disconnected, not sooner, and the others carry on",
+    "[write-timeout]",
+    ROUTER_VARIANTS) {
+    running<TestType> r(deadline_options(short_timeout));
+    auto slow = r.connect();  // never reads
+    auto flooder = r.connect();
+    auto a = r.connect();
+    auto b = r.connect();
+    const auto start = clock::now();
+    auto cut_off = std::async(std::launch::async, [&] {
+        return hangup_time(slow, start + patience);
+    });
+    // 32 MiB: far more than the kernel buffers towards `slow` hold, so the
+    // server soon has output for it that it does not take. In the blocking
+    // models the flood waits with the stuck write, until the deadline; the
+    // rest is then dropped, `slow` being gone.
+    CHECK(flooder.flood(slow.id(), 32 * MiB, patience) >= 32 * MiB);
+    const auto closed = cut_off.get();
+    REQUIRE(closed.has_value());
+    const auto took = *closed - start;
+    INFO("cut off after "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+         << " ms");
+    // Its output stopped moving after the flood started: cut off not
+    // before the deadline, then, and within it plus a margin: for filling
+    // the buffers, for the last bytes its kernel still takes after that
+    // (about 300 ms later, on the machine this was written on), and for a
+    // busy machine.
+    CHECK(took >= short_timeout);
+    CHECK(took <= short_timeout + 2s);
+    // Everyone else carries on, the flooder included.
+    a.send_frame(b.id(), "ping");
+    expect(b, std::string("ping") + '\0');
+    b.send_frame(a.id(), "pong");
+    expect(a, std::string("pong") + '\0');
+    a.send_frame(flooder.id(), "you too");
+    expect(flooder, std::string("you too") + '\0');
+    // What `slow` can still read ends in a close, not in 32 MiB.
+    CHECK(slow.closed_within(patience));
+}
+
+#if defined(ROUTER_BLOCKING_VARIANTS)
+TEMPLATE_TEST_CASE(
+    "in the blocking models --write-timeout bounds the stall a client that "
+    "never reads causes",
+    "[write-timeout]",
+    ROUTER_BLOCKING_VARIANTS) {
+    // Long enough to see the stall first, on a busy machine.
+    constexpr std::chrono::milliseconds timeout{2000};
+    running<TestType> r(deadline_options(timeout));
+    auto slow = r.connect();  // never reads
+    auto flooder = r.connect();
+    auto a = r.connect();
+    auto b = r.connect();
+    const auto start = clock::now();
+    // Stops once the server takes no more from the flooder: its write to
+    // `slow` waits, and so does everything else.
+    REQUIRE(flooder.flood(slow.id(), 64 * MiB, 200ms) < 64 * MiB);
+    a.send_frame(b.id(), "stuck behind the flood");
+    CHECK(b.silent_for(300ms));
+    // Until the deadline: then `slow` is cut off and everyone moves again,
+    // though nobody read from `slow` or closed it.
+    expect(b, std::string("stuck behind the flood") + '\0');
+    const auto resumed = clock::now() - start;
+    INFO("resumed after "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(resumed)
+                .count()
+         << " ms");
+    CHECK(resumed >= timeout);
+    CHECK(resumed <= timeout + 2s);
+    CHECK(slow.closed_within(patience));
+}
+#endif
+
+TEMPLATE_TEST_CASE(
+    "a client that keeps reading, however slowly, is not cut off by "
+    "--write-timeout",
+    "[write-timeout]",
+    ROUTER_VARIANTS) {
+    running<TestType> r(deadline_options(short_timeout));
+    auto reader = r.connect();
+    auto sender = r.connect();
+    // A small receive buffer, so that what the kernel holds for `reader`
+    // is small next to what is sent: the server's writes must wait for
+    // it, over and over.
+    const int rcvbuf = 64 * 1024;
+    ::setsockopt(reader.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    // 8 MiB in 16 KiB frames (flood's), read at most 64 KiB every 25 ms:
+    // seconds in all, each pause well under the deadline.
+    constexpr std::size_t payload = 16 * 1024, total = 8 * MiB;
+    const std::size_t frames = (total + payload + 4) / (payload + 5);
+    auto sending = std::async(std::launch::async, [&] {
+        return sender.flood(reader.id(), total, patience, payload);
+    });
+    const auto start = clock::now();
+    std::size_t got = 0, zeros = 0;
+    while (got < frames * (payload + 1)) {
+        const auto bytes = reader.read_some();
+        REQUIRE_FALSE(bytes.empty());  // not closed
+        got += bytes.size();
+        zeros += std::count(bytes.begin(), bytes.end(), '\0');
+        std::this_thread::sleep_for(25ms);  // the pace under test
+    }
+    const auto took = clock::now() - start;
+    INFO("read in "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+         << " ms");
+    CHECK(sending.get() >= total);
+    CHECK(got == frames * (payload + 1));
+    CHECK(zeros == frames);
+    // Slow indeed: far longer than the deadline.
+    CHECK(took > 3 * short_timeout);
+}
