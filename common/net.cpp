@@ -125,10 +125,23 @@ asio::awaitable<error_code> write_with_deadline(
             socket, buffers, asio::as_tuple(asio::use_awaitable));
         co_return ec;
     }
+    // Most writes fit in the kernel's buffer at once: try that first,
+    // without a timer (with one for every write, a quick loadgen run, 8
+    // pairs of 16-byte frames, measured naive_mutex at about half its
+    // throughput). The socket's own non-blocking mode makes write_some
+    // return would_block rather than wait; its asynchronous operations are
+    // unaffected.
+    error_code ec;
+    if (!socket.non_blocking()) {
+        socket.non_blocking(true, ec);
+    }
+    consume(buffers, socket.write_some(buffers, ec));
+    if (ec && ec != asio::error::would_block) {
+        co_return ec;
+    }
     using clock = std::chrono::steady_clock;
     asio::steady_timer check(co_await asio::this_coro::executor);
     auto taken_at = clock::now();  // when the client last took some
-    consume(buffers, 0);           // empty buffers first: nothing to wait for
     while (!buffers.empty()) {
         const int held = unacknowledged(socket);
         // Four checks per deadline: a client is cut off at most a quarter
@@ -138,15 +151,16 @@ asio::awaitable<error_code> write_with_deadline(
         // Whichever completes first cancels the other; both have completed
         // when this returns, and a write cancelled late may still have
         // written some bytes: `n` counts them either way.
-        auto [order, ec, n, check_ec] =
+        auto [order, write_ec, n, check_ec] =
             co_await make_parallel_group(
                 socket.async_write_some(buffers, asio::deferred),
                 check.async_wait(asio::deferred))
                 .async_wait(wait_for_one(), asio::use_awaitable);
         consume(buffers, n);
         const bool checked = order[0] == 1;
-        if (ec && !(checked && ec == asio::error::operation_aborted)) {
-            co_return ec;  // never write again after a failed write
+        if (write_ec &&
+            !(checked && write_ec == asio::error::operation_aborted)) {
+            co_return write_ec;  // never write again after a failed write
         }
         // The client took some if the write went on, or if the kernel now
         // holds less for it: the write may wait while the client reads,
