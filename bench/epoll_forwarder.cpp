@@ -90,7 +90,11 @@ struct conn {
 class forwarder {
   public:
     explicit forwarder(const common::options& o)
-        : opts_(o), core_(o.max_frame, o.max_pending, o.write_timeout) {}
+        : opts_(o),
+          core_(o.max_frame,
+                o.max_pending,
+                o.write_timeout,
+                router_core::small_frame) {}
 
     int open(std::uint16_t& port);
     int run(int sigfd);

@@ -81,7 +81,10 @@ class reactor_io {
         : acceptor_(open_acceptor(ioc, opts)),
           backoff_(ioc),
           deadline_timer_(ioc),
-          core_(opts.max_frame, opts.max_pending, opts.write_timeout) {
+          core_(opts.max_frame,
+                opts.max_pending,
+                opts.write_timeout,
+                router_core::small_frame) {
         acceptor_.non_blocking(true);
     }
 

@@ -16,10 +16,12 @@ constexpr std::greater<> later;
 
 router_core::router_core(std::size_t max_frame,
                          std::size_t max_pending,
-                         std::chrono::milliseconds write_timeout)
+                         std::chrono::milliseconds write_timeout,
+                         std::size_t lend_from)
     : max_frame_(max_frame),
       max_pending_(max_pending),
-      write_timeout_(write_timeout) {}
+      write_timeout_(write_timeout),
+      lend_from_(lend_from) {}
 
 client_id router_core::handle_connect(time_point now) {
     const client_id id = next_id_++;
@@ -91,8 +93,9 @@ void router_core::route(client_id from, client& sender, time_point now) {
 // snippet: router_core-deliver
 // A frame to a client with nothing copied queued is lent (up to
 // max_gather - 1 of them: the last piece of a gathered write is the
-// queue); any other is copied behind what is queued. Lent frames are
-// written before the queue, so the order holds either way.
+// queue), unless it is so short that a copy is cheaper; any other is
+// copied behind what is queued. Lent frames are written before the
+// queue, so the order holds either way.
 void router_core::deliver(client_id from,
                           client& sender,
                           const frame& f,
@@ -114,7 +117,8 @@ void router_core::deliver(client_id from,
         close(f.dest, dest, close_reason::slow_consumer);
         return;
     }
-    if (copied == 0 && dest.refs.size() < max_gather - 1) {
+    if (copied == 0 && f.message.size() >= lend_from_ &&
+        dest.refs.size() < max_gather - 1) {
         dest.refs.push_back({f.message, from});
         dest.ref_bytes += f.message.size();
         if (sender.lent_to.empty() || sender.lent_to.back() != f.dest) {

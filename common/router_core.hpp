@@ -33,12 +33,12 @@
 //    however little, starts a new write_timeout. Zero: no deadline.
 //
 // Zero-copy when it can be (the fast path): a frame to a client with
-// nothing queued is not copied but lent, a view into its sender's read
-// buffer, and output_buffers(id) hands the driver those views (from any
-// number of senders) for one gathered write. Whatever the socket does not
-// take is copied into the client's queue by handle_written(), so a lent
-// frame lives until its destination's next write, no longer. Frames to a
-// client with bytes queued are copied behind them, as are those past
+// nothing queued (and not shorter than lend_from) is not copied but lent, a
+// view into its sender's read buffer, and output_buffers(id) hands the driver
+// those views (from any number of senders) for one gathered write. Whatever the
+// socket does not take is copied into the client's queue by handle_written(),
+// so a lent frame lives until its destination's next write, no longer. Frames
+// to a client with bytes queued are copied behind them, as are those past
 // max_gather views, so the order never changes. A read buffer that is
 // about to be overwritten or freed (read_buffer() or handle_input() for
 // its sender, the sender leaving or being closed) first has the frames
@@ -82,12 +82,19 @@ class router_core {
         close_reason why;
     };
 
+    // What the drivers pass as lend_from: a frame shorter than this costs
+    // less to copy than to hand the kernel as one more piece of a gathered
+    // write.
+    static constexpr std::size_t small_frame = 64;
+
     // write_timeout zero: no write deadline, and poll_timeout() is always
-    // empty.
+    // empty. Frames shorter than lend_from bytes are always copied (zero:
+    // every frame to a client with nothing queued is lent).
     router_core(std::size_t max_frame,
                 std::size_t max_pending,
                 std::chrono::milliseconds write_timeout =
-                    std::chrono::milliseconds::zero());
+                    std::chrono::milliseconds::zero(),
+                std::size_t lend_from = 0);
 
     // --- Events in ---
 
@@ -214,6 +221,7 @@ class router_core {
     std::size_t max_frame_;
     std::size_t max_pending_;
     std::chrono::milliseconds write_timeout_;
+    std::size_t lend_from_;
     client_id next_id_ = 0;
     std::unordered_map<client_id, client> clients_;
     std::vector<client_id> to_flush_;

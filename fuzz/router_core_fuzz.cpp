@@ -25,7 +25,8 @@
 // the frame bytes written (the ids not), and copy no frame byte twice.
 //
 // Input: FuzzedDataProvider; the last bytes choose max_frame (0-64),
-// max_pending (0-512) and write_timeout (0-20 ms, 0: none), then each
+// max_pending (0-512), write_timeout (0-20 ms, 0: none) and lend_from
+// (0-8: shorter frames are copied), then each
 // event is an op byte and its operands read from the back, with the bytes
 // of reads and frames from the front.
 
@@ -293,7 +294,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     const auto max_frame = in.ConsumeIntegralInRange<std::size_t>(0, 64);
     const auto max_pending = in.ConsumeIntegralInRange<std::size_t>(0, 512);
     const milliseconds write_timeout{in.ConsumeIntegralInRange(0, 20)};
-    router_core core(max_frame, max_pending, write_timeout);
+    // Below it, frames are copied: both paths, mixed.
+    const auto lend_from = in.ConsumeIntegralInRange<std::size_t>(0, 8);
+    router_core core(max_frame, max_pending, write_timeout, lend_from);
     model m(max_frame, max_pending, write_timeout);
     time_point now{};  // the fake clock: only ops 7 and 8 move it
     // Clients handed to the driver by poll_transmit() whose output has not

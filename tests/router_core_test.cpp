@@ -663,3 +663,20 @@ TEST_CASE("lent frames count toward max_pending", "[router_core][zero_copy]") {
     CHECK(closures(core)[0].why == reason::slow_consumer);
     CHECK(core.output(b).empty());
 }
+
+TEST_CASE("frames shorter than lend_from are copied, longer ones lent",
+          "[router_core][zero_copy]") {
+    router_core core(100, 1 << 20, 0ms, 8);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    write_gathered(core, a, 4);
+    write_gathered(core, b, 4);
+    const auto buffer = read_in(core, a, frame_bytes(b, "tiny"));
+    REQUIRE(core.output_buffers(b).size() == 1);
+    CHECK_FALSE(inside(core.output_buffers(b)[0], buffer));
+    CHECK(core.copies().copied() == msg("tiny").size());
+    write_gathered(core, b, 100);
+    const auto again = read_in(core, a, frame_bytes(b, "long enough"));
+    REQUIRE(core.output_buffers(b).size() == 1);
+    CHECK(inside(core.output_buffers(b)[0], again));
+    CHECK(core.copies().copied() == msg("tiny").size());
+}
