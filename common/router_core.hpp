@@ -33,20 +33,20 @@
 //    however little, starts a new write_timeout. Zero: no deadline.
 //
 // Zero-copy when it can be (the fast path): a frame to a client with
-// nothing queued (and not shorter than lend_from) is not copied but lent, a
-// view into its sender's read buffer, and output_buffers(id) hands the driver
-// those views (from any number of senders) for one gathered write. Whatever the
-// socket does not take is copied into the client's queue by handle_written(),
-// so a lent frame lives until its destination's next write, no longer. Frames
-// to a client with bytes queued are copied behind them, as are those past
-// max_gather views, so the order never changes. A read buffer that is
-// about to be overwritten or freed (read_buffer() or handle_input() for
-// its sender, the sender leaving or being closed) first has the frames
-// still lent from it copied into their destinations' queues (spilled):
-// whatever the driver does, the core never reads freed memory. A driver
-// gets the zero-copy path by reading each sender at most once between two
-// writes of its destinations (see common/reactor_io.hpp); one that does
-// not is still correct, and copies.
+// nothing queued (and not shorter than lend_from) is not copied but lent,
+// a view into its sender's read buffer, and output_buffers(id) hands the
+// driver those views (from any number of senders) for one gathered write.
+// Whatever the socket does not take is copied into the client's queue by
+// handle_written(), so a lent frame lives until its destination's next
+// write, no longer. Frames to a client with bytes queued are copied
+// behind them, as are those past max_gather views, so the order never
+// changes. A read buffer that is about to be overwritten or freed
+// (read_buffer() or handle_input() for its sender, the sender leaving or
+// being closed) first has the frames still lent from it copied into their
+// destinations' queues (spilled): whatever the driver does, the core
+// never reads freed memory. A driver gets the zero-copy path by reading
+// each sender at most once between two writes of its destinations (see
+// common/reactor_io.hpp); one that does not is still correct, and copies.
 //
 // Not thread-safe, on purpose: one loop owns it and mutates it directly.
 #pragma once
