@@ -332,7 +332,8 @@ void forwarder::write(client_id id, conn& c) {
     }
     ssize_t n;
     do {
-        n = ::writev(c.fd, iov.data(), int(count));
+        n = count == 1 ? ::write(c.fd, iov[0].iov_base, iov[0].iov_len)
+                       : ::writev(c.fd, iov.data(), int(count));
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno != EAGAIN) {
         core_.handle_disconnect(id);  // reset or broken pipe: it is leaving

@@ -252,9 +252,10 @@ class reactor_io {
 
     // snippet: reactor_io-write
     // Everything waiting, in one gathered write: the frames lent from
-    // their senders' buffers, then the queue. A short write means the
-    // socket's buffer is full (another would fail with would_block): wait
-    // until it can take more.
+    // their senders' buffers, then the queue (one piece: a plain send(),
+    // cheaper than sendmsg()). A short write means the socket's buffer is
+    // full (another would fail with would_block): wait until it can take
+    // more.
     void write(client_id id, connection& c) {
         gather_.clear();
         std::size_t size = 0;
@@ -263,7 +264,9 @@ class reactor_io {
             size += piece.size();
         }
         error_code ec;
-        std::size_t n = c.socket.write_some(gather_, ec);
+        std::size_t n = gather_.size() == 1
+                            ? c.socket.write_some(gather_[0], ec)
+                            : c.socket.write_some(gather_, ec);
         if (ec == asio::error::would_block) {
             n = 0;
             ec = {};
