@@ -10,10 +10,12 @@
 // the five variants are measured against.
 //
 // Model: one thread, one epoll set. Sockets are edge-triggered for input;
-// each readable socket is read (straight into its parser in the core) and
-// the core queues every complete frame on its destination's output; only
-// when the whole batch of events has been handled is each client with new
-// output written, with one write(2) of all of it. Batching is the lever:
+// each readable socket is read once (straight into its parser in the core)
+// and the core lends every complete frame to its destination, or queues a
+// copy; only when the whole batch of events has been handled is each
+// client with new output written, with one writev(2) of all of it, from
+// the senders' buffers (the core's zero-copy path: see flush()). Batching
+// is the lever:
 // one write per 16-byte frame would cap this loop near a few hundred
 // thousand frames/s. A socket is watched for EPOLLOUT only while a short
 // write left output behind, so a drained write never wakes the loop. The
@@ -33,8 +35,10 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -86,7 +90,11 @@ struct conn {
 class forwarder {
   public:
     explicit forwarder(const common::options& o)
-        : opts_(o), core_(o.max_frame, o.max_pending, o.write_timeout) {}
+        : opts_(o),
+          core_(o.max_frame,
+                o.max_pending,
+                o.write_timeout,
+                router_core::small_frame) {}
 
     int open(std::uint16_t& port);
     int run(int sigfd);
@@ -165,6 +173,9 @@ int forwarder::run(int sigfd) {
             return 1;
         }
         now_ = router_core::clock::now();  // the round's one clock read
+        // Those that used up their share last round take their turn after
+        // this batch's events.
+        resume_.swap(unread_);
         if (accept_paused_) {
             accept_paused_ = false;
             epoll_event ev{};
@@ -178,6 +189,7 @@ int forwarder::run(int sigfd) {
                 accept_all();
             } else if (tag == signal_tag) {
                 say("signal, shutting down");
+                core_.copies().report();  // for bench/compare
                 return 0;  // the kernel closes every socket at exit
             } else if (tag == timer_tag) {
                 std::uint64_t expirations;
@@ -200,8 +212,6 @@ int forwarder::run(int sigfd) {
                 }
             }
         }
-        // Those that used up their share last time take their next turn.
-        resume_.swap(unread_);
         for (client_id id : resume_) {
             table_[id].unread = false;
             if (table_[id].fd >= 0) {
@@ -248,10 +258,12 @@ void forwarder::on_readable(client_id id) {
         return;  // its turn comes after this batch
     }
     // Edge-triggered: read until a short read proves the socket drained,
-    // but at most a fair share per batch: a client that floods the server
-    // must not starve every other one.
+    // but at most once per round: a client that floods the server must not
+    // starve every other one, and its frames lent in this round stay in its
+    // buffer until flush() has written them (a second read would make the
+    // core copy them out first).
     for (int share = 0;; ++share) {
-        if (share == 4) {
+        if (share == 1) {
             c.unread = true;
             unread_.push_back(id);
             return;
@@ -283,6 +295,11 @@ void forwarder::on_readable(client_id id) {
 // The core's decisions, carried out: the clients it closed lose their
 // sockets (reset: what they did not read is discarded); every client with
 // new output, or whose socket can take more, gets one write of all of it.
+// Frames lent from a sender's buffer are written from it: each sender was
+// read at most once this round, and here the round ends with a write to
+// each of their destinations, after which the core has copied whatever a
+// socket did not take. So no buffer is read into while a frame in it is
+// lent (if one were, the core would copy the frame out first).
 void forwarder::flush() {
     core_.poll_close(closures_);
     for (const auto& closed : closures_) {
@@ -299,17 +316,24 @@ void forwarder::flush() {
     to_flush_.clear();
 }
 
-// Everything queued, in one write. A short write means the socket's buffer
+// Everything waiting, in one gathered write: the frames lent from their
+// senders' buffers, then the queue. A short write means the socket's buffer
 // is full: wait for EPOLLOUT, registered only for as long as that lasts.
 void forwarder::write(client_id id, conn& c) {
-    const std::string_view out = core_.output(id);
-    if (out.empty()) {
+    std::array<iovec, router_core::max_gather> iov;
+    std::size_t count = 0, size = 0;
+    for (std::string_view piece : core_.output_buffers(id)) {
+        iov[count++] = {const_cast<char*>(piece.data()), piece.size()};
+        size += piece.size();
+    }
+    if (size == 0) {
         watch_out(id, c, false);
         return;
     }
     ssize_t n;
     do {
-        n = ::write(c.fd, out.data(), out.size());
+        n = count == 1 ? ::write(c.fd, iov[0].iov_base, iov[0].iov_len)
+                       : ::writev(c.fd, iov.data(), int(count));
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno != EAGAIN) {
         core_.handle_disconnect(id);  // reset or broken pipe: it is leaving
@@ -317,8 +341,8 @@ void forwarder::write(client_id id, conn& c) {
         return;
     }
     const std::size_t taken = n < 0 ? 0 : std::size_t(n);
-    core_.handle_written(id, taken, now_);
-    c.blocked = taken < out.size();
+    core_.handle_written(id, taken, now_);  // copies what was not taken
+    c.blocked = taken < size;
     watch_out(id, c, c.blocked);
 }
 

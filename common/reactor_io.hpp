@@ -66,6 +66,8 @@ template <class Waiter, class WaitState = no_wait_state>
 class reactor_io {
   public:
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    // Frame bytes delivered and copied: reported when the server stops.
+    const copy_counter& copies() const { return core_.copies(); }
 
   protected:
     // One read takes up to this much: many frames per system call, all
@@ -83,7 +85,10 @@ class reactor_io {
         : acceptor_(open_acceptor(ioc, opts)),
           backoff_(ioc),
           deadline_timer_(ioc),
-          core_(opts.max_frame, opts.max_pending, opts.write_timeout) {
+          core_(opts.max_frame,
+                opts.max_pending,
+                opts.write_timeout,
+                router_core::small_frame) {
         static_assert(reactor_waiter<Waiter, connection>,
                       "a reactor's router defines every hook of "
                       "common::reactor_waiter, as public members");
@@ -187,6 +192,18 @@ class reactor_io {
     // error, slow consumer, write deadline) lose their sockets; every
     // client with new output, or whose socket can take the rest, gets one
     // write of all of it, however many frames that is.
+    //
+    // Zero-copy: most of those frames are still in their senders' read
+    // buffers, lent by the core, and are written from there. That is safe
+    // because of how a round goes: each sender is read at most once (a
+    // busy one waits for the next round), and the round ends here, where
+    // every destination with lent frames is written to and the core
+    // copies whatever its socket did not take. So no read buffer is
+    // reused while a frame in it is lent. A second read from a sender
+    // before flush(), or a driver that put off its writes, would break
+    // that; the core then copies the lent frames out before the buffer is
+    // overwritten or freed (it "spills" them), so it stays correct and
+    // only loses the saving.
     void flush() {
         core_.poll_close(closures_);
         for (const auto& closed : closures_) {
@@ -231,13 +248,23 @@ class reactor_io {
   private:
     Waiter& waiter() { return static_cast<Waiter&>(*this); }
 
-    // Everything queued, in one write. A short write means the socket's
-    // buffer is full (another would fail with would_block): wait until it
-    // can take more.
+    // snippet: reactor_io-write
+    // Everything waiting, in one gathered write: the frames lent from
+    // their senders' buffers, then the queue (one piece: a plain send(),
+    // cheaper than sendmsg()). A short write means the socket's buffer is
+    // full (another would fail with would_block): wait until it can take
+    // more.
     void write(client_id id, connection& c) {
-        const std::string_view out = core_.output(id);
+        gather_.clear();
+        std::size_t size = 0;
+        for (std::string_view piece : core_.output_buffers(id)) {
+            gather_.push_back(asio::buffer(piece));
+            size += piece.size();
+        }
         error_code ec;
-        std::size_t n = c.socket.write_some(asio::buffer(out), ec);
+        std::size_t n = gather_.size() == 1
+                            ? c.socket.write_some(gather_[0], ec)
+                            : c.socket.write_some(gather_, ec);
         if (ec == asio::error::would_block) {
             n = 0;
             ec = {};
@@ -246,13 +273,14 @@ class reactor_io {
             close(id, ec);
             return;
         }
-        core_.handle_written(id, n, now_);
-        const bool waiting = c.writing;  // expire()'s write: already is
-        c.writing = n < out.size();
+        core_.handle_written(id, n, now_);  // copies what was not taken
+        const bool waiting = c.writing;     // expire()'s write: already is
+        c.writing = n < size;
         if (c.writing && !waiting) {
             waiter().watch_writable(id, c);
         }
     }
+    // snippet-end
 
     // A reset, not a FIN: what the kernel still holds for the client is
     // discarded too, as the contract wants, and not kept for minutes after
@@ -266,7 +294,8 @@ class reactor_io {
     }
 
     std::vector<router_core::closure> closures_;
-    std::vector<client_id> expired_;  // for expire() to write to
+    std::vector<client_id> expired_;          // for expire() to write to
+    std::vector<asio::const_buffer> gather_;  // for write() to write
 };
 
 }  // namespace common

@@ -16,10 +16,12 @@ constexpr std::greater<> later;
 
 router_core::router_core(std::size_t max_frame,
                          std::size_t max_pending,
-                         std::chrono::milliseconds write_timeout)
+                         std::chrono::milliseconds write_timeout,
+                         std::size_t lend_from)
     : max_frame_(max_frame),
       max_pending_(max_pending),
-      write_timeout_(write_timeout) {}
+      write_timeout_(write_timeout),
+      lend_from_(lend_from) {}
 
 client_id router_core::handle_connect(time_point now) {
     const client_id id = next_id_++;
@@ -31,11 +33,14 @@ client_id router_core::handle_connect(time_point now) {
     return id;
 }
 
+// The read may overwrite, move or free the parser's buffer: frames still
+// lent from it are copied out first.
 std::span<char> router_core::read_buffer(client_id id, std::size_t n) {
     auto it = clients_.find(id);
     if (it == clients_.end()) {
         return {};
     }
+    release(id, it->second);
     return it->second.parser.prepare(n);
 }
 
@@ -57,6 +62,7 @@ void router_core::handle_input(client_id id,
     if (it == clients_.end()) {
         return;
     }
+    release(id, it->second);
     it->second.parser.feed(bytes);
     route(id, it->second, now);
 }
@@ -69,7 +75,7 @@ void router_core::route(client_id from, client& sender, time_point now) {
     frame f;
     auto status = frame_parser::status::frame;
     while ((status = sender.parser.next(f)) == frame_parser::status::frame) {
-        deliver(from, f, now);
+        deliver(from, sender, f, now);
     }
     if (status == frame_parser::status::too_long && !sender.closing) {
         log("client ",
@@ -80,18 +86,28 @@ void router_core::route(client_id from, client& sender, time_point now) {
         close(from, sender, close_reason::protocol_error);
     }
     for (const auto& c : closures_) {
-        clients_.erase(c.id);
+        erase(c.id);
     }
 }
 
-void router_core::deliver(client_id from, const frame& f, time_point now) {
+// snippet: router_core-deliver
+// A frame to a client with nothing copied queued is lent (up to
+// max_gather - 1 of them: the last piece of a gathered write is the
+// queue), unless it is so short that a copy is cheaper; any other is
+// copied behind what is queued. Lent frames are written before the
+// queue, so the order holds either way.
+void router_core::deliver(client_id from,
+                          client& sender,
+                          const frame& f,
+                          time_point now) {
     auto it = clients_.find(f.dest);
     if (it == clients_.end() || it->second.closing) {
         drops_.dropped(f.dest, from);
         return;
     }
     client& dest = it->second;
-    const std::size_t queued = dest.out.size() - dest.out_begin;
+    const std::size_t copied = dest.out.size() - dest.out_begin;
+    const std::size_t queued = dest.ref_bytes + copied;
     if (queued + f.message.size() > max_pending_) {
         log("client ",
             f.dest,
@@ -101,17 +117,89 @@ void router_core::deliver(client_id from, const frame& f, time_point now) {
         close(f.dest, dest, close_reason::slow_consumer);
         return;
     }
-    // Reclaim the written prefix before the buffer would grow, so its
-    // capacity stays near max_pending whatever the traffic.
-    if (dest.out_begin > 0 &&
-        dest.out.size() + f.message.size() > dest.out.capacity()) {
-        dest.out.erase(dest.out.begin(), dest.out.begin() + dest.out_begin);
-        dest.out_begin = 0;
+    if (copied == 0 && f.message.size() >= lend_from_ &&
+        dest.refs.size() < max_gather - 1) {
+        dest.refs.push_back({f.message, from});
+        dest.ref_bytes += f.message.size();
+        if (sender.lent_to.empty() || sender.lent_to.back() != f.dest) {
+            sender.lent_to.push_back(f.dest);
+        }
+    } else {
+        append(dest, f.message);
     }
-    dest.out.insert(dest.out.end(), f.message.begin(), f.message.end());
     if (queued == 0) {
         to_flush_.push_back(f.dest);
         start_deadline(f.dest, dest, now);
+    }
+}
+// snippet-end
+
+void router_core::append(client& dest, std::string_view bytes) {
+    // Reclaim the written prefix before the buffer would grow, so its
+    // capacity stays near max_pending whatever the traffic.
+    if (dest.out_begin > 0 &&
+        dest.out.size() + bytes.size() > dest.out.capacity()) {
+        dest.out.erase(dest.out.begin(), dest.out.begin() + dest.out_begin);
+        dest.out_begin = 0;
+    }
+    dest.out.insert(dest.out.end(), bytes.begin(), bytes.end());
+    copies_.copied(bytes.size());
+}
+
+// snippet: router_core-spill
+// `sender`'s read buffer is about to be overwritten or freed: every frame
+// still lent from it is copied into its destination's queue first, with
+// the frames lent before and after it to that destination, in order.
+// `lent_to` may name clients that were written to since, or left: they
+// are skipped.
+void router_core::release(client_id sender_id, client& sender) {
+    for (client_id d : sender.lent_to) {
+        auto it = clients_.find(d);
+        if (it == clients_.end()) {
+            continue;
+        }
+        const auto& refs = it->second.refs;
+        if (std::any_of(refs.begin(), refs.end(), [&](const lent& r) {
+                return r.from == sender_id;
+            })) {
+            spill(it->second, 0);
+        }
+    }
+    sender.lent_to.clear();
+}
+
+// The lent frames of `dest` but their first `written` bytes, which a socket
+// took, copied in front of its queue.
+void router_core::spill(client& dest, std::size_t written) {
+    if (dest.refs.empty()) {
+        return;
+    }
+    std::vector<char> rest;
+    rest.reserve(dest.ref_bytes - written + dest.out.size() - dest.out_begin);
+    for (const lent& r : dest.refs) {
+        const std::size_t skip = std::min(written, r.bytes.size());
+        written -= skip;
+        rest.insert(rest.end(), r.bytes.begin() + skip, r.bytes.end());
+    }
+    copies_.copied(rest.size());
+    if (dest.out_begin == dest.out.size()) {
+        dest.out.assign(rest.begin(), rest.end());  // keeps its capacity
+    } else {
+        rest.insert(
+            rest.end(), dest.out.begin() + dest.out_begin, dest.out.end());
+        dest.out = std::move(rest);
+    }
+    dest.out_begin = 0;
+    dest.refs.clear();
+    dest.ref_bytes = 0;
+}
+// snippet-end
+
+// A client leaves the table: what it lent is copied out first.
+void router_core::erase(client_id id) {
+    if (auto it = clients_.find(id); it != clients_.end()) {
+        release(id, it->second);
+        clients_.erase(it);
     }
 }
 
@@ -133,28 +221,64 @@ void router_core::start_deadline(client_id id, client& c, time_point now) {
 
 void router_core::close(client_id id, client& c, close_reason why) {
     c.closing = true;
+    c.refs.clear();
+    c.ref_bytes = 0;
     c.out = {};
     c.out_begin = 0;
     c.deadline = none;
     closures_.push_back({id, why});
 }
 
-std::string_view router_core::output(client_id id) const {
+std::span<const std::string_view> router_core::output_buffers(client_id id) {
+    gather_.clear();
     auto it = clients_.find(id);
     if (it == clients_.end()) {
         return {};
     }
     const client& c = it->second;
-    return {c.out.data() + c.out_begin, c.out.size() - c.out_begin};
+    for (const lent& r : c.refs) {
+        gather_.push_back(r.bytes);
+    }
+    if (c.out_begin < c.out.size()) {
+        gather_.emplace_back(c.out.data() + c.out_begin,
+                             c.out.size() - c.out_begin);
+    }
+    return gather_;
 }
 
+std::string router_core::output(client_id id) const {
+    std::string joined;
+    auto it = clients_.find(id);
+    if (it == clients_.end()) {
+        return joined;
+    }
+    const client& c = it->second;
+    for (const lent& r : c.refs) {
+        joined += r.bytes;
+    }
+    joined.append(c.out.data() + c.out_begin, c.out.size() - c.out_begin);
+    return joined;
+}
+
+// snippet: router_core-written
+// What the socket took is delivered (the id excepted); lent frames it did
+// not take are copied into the queue now, as their senders' buffers may be
+// reused as soon as this round is over.
 void router_core::handle_written(client_id id, std::size_t n, time_point now) {
     auto it = clients_.find(id);
-    if (it == clients_.end() || n == 0) {
+    if (it == clients_.end() || (n == 0 && it->second.refs.empty())) {
         return;
     }
     client& c = it->second;
-    c.out_begin += n;
+    const std::size_t id_part = std::min(n, c.id_left);
+    c.id_left -= id_part;
+    copies_.delivered(n - id_part);
+    const std::size_t from_refs = std::min(n, c.ref_bytes);
+    spill(c, from_refs);
+    if (n == 0) {
+        return;  // no progress: the deadline stays
+    }
+    c.out_begin += n - from_refs;
     if (c.out_begin < c.out.size()) {
         start_deadline(id, c, now);  // progress: a new write_timeout
         return;
@@ -167,9 +291,10 @@ void router_core::handle_written(client_id id, std::size_t n, time_point now) {
         c.out.clear();
     }
 }
+// snippet-end
 
 void router_core::handle_disconnect(client_id id) {
-    clients_.erase(id);  // its heap entry, if any, is dropped when due
+    erase(id);  // its heap entry, if any, is dropped when due
 }
 
 // Pops every entry that is due. An entry may be stale: its client left,
@@ -202,7 +327,7 @@ void router_core::handle_timeout(time_point now) {
             write_timeout_.count(),
             " ms), closing it");
         close(id, c, close_reason::write_timeout);
-        clients_.erase(it);
+        erase(id);
     }
 }
 

@@ -9,7 +9,8 @@
 //
 // Events in:     handle_connect(), read_buffer() + handle_input(),
 //                handle_written(), handle_disconnect(), handle_timeout().
-// Decisions out: poll_transmit() (who has new output) and output(id),
+// Decisions out: poll_transmit() (who has new output) and
+//                output_buffers(id) (what to write to it, gathered),
 //                poll_close() (whom to disconnect, and why),
 //                poll_timeout() (when to call handle_timeout() next),
 //                poll_expired() (who is past its write deadline).
@@ -30,6 +31,22 @@
 //    none of it for write_timeout is closed by the first handle_timeout()
 //    at or after that instant, and its output freed; one that takes some,
 //    however little, starts a new write_timeout. Zero: no deadline.
+//
+// Zero-copy when it can be (the fast path): a frame to a client with
+// nothing queued (and not shorter than lend_from) is not copied but lent,
+// a view into its sender's read buffer, and output_buffers(id) hands the
+// driver those views (from any number of senders) for one gathered write.
+// Whatever the socket does not take is copied into the client's queue by
+// handle_written(), so a lent frame lives until its destination's next
+// write, no longer. Frames to a client with bytes queued are copied
+// behind them, as are those past max_gather views, so the order never
+// changes. A read buffer that is about to be overwritten or freed
+// (read_buffer() or handle_input() for its sender, the sender leaving or
+// being closed) first has the frames still lent from it copied into their
+// destinations' queues (spilled): whatever the driver does, the core
+// never reads freed memory. A driver gets the zero-copy path by reading
+// each sender at most once between two writes of its destinations (see
+// common/reactor_io.hpp); one that does not is still correct, and copies.
 //
 // Not thread-safe, on purpose: one loop owns it and mutates it directly.
 #pragma once
@@ -65,12 +82,19 @@ class router_core {
         close_reason why;
     };
 
+    // What the drivers pass as lend_from: a frame shorter than this costs
+    // less to copy than to hand the kernel as one more piece of a gathered
+    // write.
+    static constexpr std::size_t small_frame = 64;
+
     // write_timeout zero: no write deadline, and poll_timeout() is always
-    // empty.
+    // empty. Frames shorter than lend_from bytes are always copied (zero:
+    // every frame to a client with nothing queued is lent).
     router_core(std::size_t max_frame,
                 std::size_t max_pending,
                 std::chrono::milliseconds write_timeout =
-                    std::chrono::milliseconds::zero());
+                    std::chrono::milliseconds::zero(),
+                std::size_t lend_from = 0);
 
     // --- Events in ---
 
@@ -87,9 +111,10 @@ class router_core {
     // The same, copying bytes the caller already holds.
     void handle_input(client_id id, std::string_view bytes, time_point now);
 
-    // The socket took the first `n` bytes of output(id). Any progress
-    // (n > 0) restarts the client's write deadline, or clears it if its
-    // output is now empty.
+    // The socket took the first `n` bytes of output_buffers(id). Any
+    // progress (n > 0) restarts the client's write deadline, or clears it
+    // if its output is now empty. Frames lent to it that the socket did not
+    // take, however many or few (n may be 0), are copied into its queue.
     void handle_written(client_id id, std::size_t n, time_point now);
 
     // The client left (EOF, error, or closed by its driver). Its complete
@@ -105,9 +130,17 @@ class router_core {
 
     // --- Decisions out ---
 
-    // Everything queued for `id`, contiguous, to be written in one go;
-    // then handle_written() with what the socket took.
-    std::string_view output(client_id id) const;
+    // At most this many pieces in output_buffers(): what Asio gathers in
+    // one write on Linux (writev takes up to IOV_MAX, 1024). Frames past
+    // it are copied.
+    static constexpr std::size_t max_gather = 64;
+
+    // Everything waiting for `id`, in order, to be written in one go
+    // (writev): the frames lent from their senders' read buffers, then
+    // the bytes queued. Then handle_written() with what the socket took,
+    // before anything else is asked of the core. Valid until the next call
+    // to the core.
+    std::span<const std::string_view> output_buffers(client_id id);
 
     // Clients whose output went from empty to not empty since the last
     // call, appended to `to_flush`. A listed client stays the driver's to
@@ -137,6 +170,11 @@ class router_core {
 
     // --- Inspection (tests, fuzzer) ---
 
+    // Everything waiting for `id`, lent and queued, joined: a copy.
+    std::string output(client_id id) const;
+    // The frame bytes that were delivered (handed to a socket, ids not
+    // counted) and those copied on the way (into a queue, spills included).
+    const copy_counter& copies() const { return copies_; }
     bool connected(client_id id) const { return clients_.contains(id); }
     std::size_t size() const { return clients_.size(); }
     std::uint64_t drops() const { return drops_.count(); }
@@ -147,24 +185,43 @@ class router_core {
   private:
     static constexpr time_point none = time_point::max();
 
+    // A frame lent to its destination: a view into its sender's parser.
+    struct lent {
+        std::string_view bytes;
+        client_id from;
+    };
+
     struct client {
         explicit client(std::size_t max_frame) : parser(max_frame) {}
-        frame_parser parser;    // input: the partial frame, if any
-        std::vector<char> out;  // output: out[out_begin, size) is queued
+        frame_parser parser;     // input: the partial frame, if any
+        std::vector<lent> refs;  // output: first these frames, in place,
+        std::size_t ref_bytes = 0;
+        std::vector<char> out;  // then out[out_begin, size), copied
         std::size_t out_begin = 0;
+        std::size_t id_left = 4;  // of its id, at the front, not yet written
+        // As a sender: the clients it lent frames to (maybe since written).
+        std::vector<client_id> lent_to;
         time_point deadline = none;  // `none` unless output is queued
         time_point heap_key = none;  // its entry in `deadlines_`, if any
         bool closing = false;        // closed while its frames are routed
     };
 
     void route(client_id from, client& sender, time_point now);
-    void deliver(client_id from, const frame& f, time_point now);
+    void deliver(client_id from,
+                 client& sender,
+                 const frame& f,
+                 time_point now);
+    void append(client& dest, std::string_view bytes);
+    void release(client_id sender_id, client& sender);
+    void spill(client& dest, std::size_t written);
+    void erase(client_id id);
     void start_deadline(client_id id, client& c, time_point now);
     void close(client_id id, client& c, close_reason why);
 
     std::size_t max_frame_;
     std::size_t max_pending_;
     std::chrono::milliseconds write_timeout_;
+    std::size_t lend_from_;
     client_id next_id_ = 0;
     std::unordered_map<client_id, client> clients_;
     std::vector<client_id> to_flush_;
@@ -177,7 +234,9 @@ class router_core {
     // socket takes some) touches the heap only when a client that has no
     // entry gets a deadline.
     std::vector<std::pair<time_point, client_id>> deadlines_;
+    std::vector<std::string_view> gather_;  // output_buffers()' answer
     drop_counter drops_;
+    copy_counter copies_;
 };
 
 }  // namespace common

@@ -14,8 +14,19 @@
 // about every client with output to write, never twice for the same
 // backlog.
 //
+// The zero-copy path: a write takes its bytes from output_buffers() (at
+// most max_gather pieces), reading every piece, frames lent from a
+// sender's read buffer included (AddressSanitizer catches a piece left
+// pointing into a freed buffer, the model one into a reused one), and they
+// must be exactly the model's next bytes for that client: every frame
+// delivered once, in order, through any mix of partial writes, reads from
+// the same sender before a write, and departures of senders or
+// destinations. The core's copy_counter must count as delivered exactly
+// the frame bytes written (the ids not), and copy no frame byte twice.
+//
 // Input: FuzzedDataProvider; the last bytes choose max_frame (0-64),
-// max_pending (0-512) and write_timeout (0-20 ms, 0: none), then each
+// max_pending (0-512), write_timeout (0-20 ms, 0: none) and lend_from
+// (0-8: shorter frames are copied), then each
 // event is an op byte and its operands read from the back, with the bytes
 // of reads and frames from the front.
 
@@ -113,6 +124,9 @@ class model {
         if (it == clients_.end() || n == 0) {
             return;
         }
+        const std::size_t id_part = std::min(n, it->second.id_left);
+        it->second.id_left -= id_part;
+        delivered_ += n - id_part;
         it->second.out.erase(0, n);
         it->second.deadline =
             it->second.out.empty() ? std::nullopt : deadline_from(now);
@@ -142,6 +156,8 @@ class model {
         return it == clients_.end() ? std::nullopt : it->second.deadline;
     }
     client_id next_id() const { return next_id_; }
+    std::uint64_t delivered() const { return delivered_; }
+    std::uint64_t routed() const { return routed_; }
     std::size_t size() const { return clients_.size(); }
     std::uint64_t drops() const { return drops_; }
     std::vector<router_core::closure>& closures() { return closures_; }
@@ -150,6 +166,7 @@ class model {
     struct client {
         std::string in, out;
         std::optional<time_point> deadline;
+        std::size_t id_left = 4;  // bytes of its id not yet written
     };
 
     std::optional<time_point> deadline_from(time_point now) const {
@@ -173,6 +190,7 @@ class model {
             it->second.deadline = deadline_from(now_);
         }
         it->second.out += message;
+        routed_ += message.size();
     }
 
     void close(client_id id, reason why) {
@@ -186,6 +204,8 @@ class model {
     client_id next_id_ = 0;
     std::map<client_id, client> clients_;
     std::uint64_t drops_ = 0;
+    std::uint64_t delivered_ = 0;  // frame bytes written, ids not counted
+    std::uint64_t routed_ = 0;     // frame bytes queued for someone
     std::vector<router_core::closure> closures_;
 };
 
@@ -197,6 +217,12 @@ void compare(const router_core& core, const model& m, std::size_t max_pending) {
     }
     if (core.drops() != m.drops()) {
         fail("drop count differs");
+    }
+    if (core.copies().delivered() != m.delivered()) {
+        fail("delivered bytes counted differ from those written");
+    }
+    if (core.copies().copied() > m.routed()) {
+        fail("more bytes copied than frames routed: one copied twice");
     }
     for (client_id id = 0; id <= m.next_id(); ++id) {
         const std::string* expected = m.output(id);
@@ -268,7 +294,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
     const auto max_frame = in.ConsumeIntegralInRange<std::size_t>(0, 64);
     const auto max_pending = in.ConsumeIntegralInRange<std::size_t>(0, 512);
     const milliseconds write_timeout{in.ConsumeIntegralInRange(0, 20)};
-    router_core core(max_frame, max_pending, write_timeout);
+    // Below it, frames are copied: both paths, mixed.
+    const auto lend_from = in.ConsumeIntegralInRange<std::size_t>(0, 8);
+    router_core core(max_frame, max_pending, write_timeout, lend_from);
     model m(max_frame, max_pending, write_timeout);
     time_point now{};  // the fake clock: only ops 7 and 8 move it
     // Clients handed to the driver by poll_transmit() whose output has not
@@ -331,13 +359,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                 m.received(id, bytes, now);
                 break;
             }
-            case 4: {  // the socket takes part of the output
+            case 4: {  // the socket takes part of the output, gathered
                 // A driver writes only to clients it was handed.
                 const auto id = pick();
                 if (listed.count(id) == 0) {
                     break;
                 }
-                const auto queued = core.output(id).size();
+                const auto pieces = core.output_buffers(id);
+                if (pieces.size() > router_core::max_gather) {
+                    fail("more pieces than one gathered write takes", id);
+                }
+                std::string gathered;  // reads every piece, lent or queued
+                for (std::string_view piece : pieces) {
+                    gathered += piece;
+                }
+                // Closed by the core and not yet polled: nothing to write.
+                const std::string* expected = m.output(id);
+                if (expected == nullptr && !gathered.empty()) {
+                    fail("output_buffers() for a client that is gone", id);
+                }
+                if (expected != nullptr && gathered != *expected) {
+                    fail("output_buffers() are not the next bytes due", id);
+                }
+                const auto queued = gathered.size();
                 const auto n =
                     in.ConsumeIntegralInRange<std::size_t>(0, queued);
                 core.handle_written(id, n, now);

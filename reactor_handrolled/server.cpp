@@ -14,9 +14,9 @@
 //   can hold up another.
 // A frame's path: the sender's socket turns readable -> its handler lists
 //   it in `ready_` and wakes `poll()` -> reactor_io's read(): one large
-//   read into the sender's parser -> the core queues each frame on its
-//   destination's output -> at the end of the round, reactor_io's flush():
-//   one write per destination with all of it.
+//   read into the sender's parser -> the core lends each frame to its
+//   destination (or queues a copy) -> at the end of the round, reactor_io's
+//   flush(): one gathered write per destination with all of it.
 // Compare with: reactor_select/server.cpp, the same router and the same
 //   event handling (common/reactor_io.hpp: accept, read, flush, write,
 //   close), waiting instead with one race over every socket; the diff

@@ -15,8 +15,8 @@
 //   can hold up another.
 // A frame's path: the race is won by the sender's read readiness ->
 //   reactor_io's read(): one large read into the sender's parser -> the
-//   core queues each frame on its destination's output -> after the
-//   event, reactor_io's flush(): one write per destination with all of it.
+//   core lends each frame to its destination (or queues a copy) -> after
+//   the event, reactor_io's flush(): one gathered write per destination.
 // Trade-off: the race is rebuilt every round, O(connections) work per
 //   event, as with the article's `select_all`.
 // Compare with: reactor_handrolled/server.cpp, the same router and the
