@@ -69,7 +69,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
         std::tie(ec, n) = co_await socket.async_read_some(
             asio::buffer(space.data(), space.size()), as_tuple);
         parser.commit(n);
-        frames batch{id, {}};
+        send batch{id, {}};
         status = take_frames(parser, batch.parcels);
         if (!batch.parcels.empty()) {
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);

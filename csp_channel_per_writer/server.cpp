@@ -11,7 +11,7 @@
 //   it. The table is a local variable of `dispatcher`; a client's socket
 //   belongs to its writer's strand. `next_id_` belongs to the accept loop.
 // A frame's path: reader (common/csp_io.cpp, shared with csp) parses it
-//   -> a `frames` message into `inbox_` -> dispatcher looks up the
+//   -> a `send` message into `inbox_` -> dispatcher looks up the
 //   destination -> its outbox (or, when that is full, a spilled send
 //   waiting for room) -> its writer gathers all that is queued -> one
 //   write to the socket.
@@ -44,8 +44,10 @@
 namespace csp_channel_per_writer {
 
 using namespace common;
+// The message, named here: the C library's send(2) would hide it.
 using asio::awaitable;
 using asio::use_awaitable;
+using common::send;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 
 // The article's channel capacity (`inbox_capacity`) for each client's
@@ -77,10 +79,10 @@ class router {
     // One connected client. Held by the table, by its writer, and by any
     // spilled send still waiting for room; freed when the last lets go.
     struct peer {
-        peer(client_id id, tcp::socket writer_half)
+        peer(client_id id, tcp::socket write_half)
             : id(id),
-              strand(asio::make_strand(writer_half.get_executor())),
-              socket(std::move(writer_half)),
+              strand(asio::make_strand(write_half.get_executor())),
+              socket(std::move(write_half)),
               outbox(strand, outbox_capacity) {}
 
         const client_id id;
@@ -97,7 +99,7 @@ class router {
         // Spilled sends not yet in the outbox: dispatcher's strand only.
         std::size_t spilled = 0;
     };
-    using table = std::unordered_map<client_id, std::shared_ptr<peer>>;
+    using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
     // Ids in accept order: see `admit` (common/csp_io.cpp).
     awaitable<void> listen() {
@@ -111,7 +113,7 @@ class router {
     // The only task that touches the table, so no lock guards it. It
     // never waits on a client: only on its inbox.
     awaitable<void> dispatcher() {
-        table writers;
+        table_type table;
         for (;;) {
             auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
             if (ec) {
@@ -121,21 +123,21 @@ class router {
                 // The id is queued before the client joins the table, so
                 // no frame can reach the client ahead of it. A new outbox
                 // has room.
-                auto p = std::make_shared<peer>(m->id, std::move(m->writer));
+                auto p = std::make_shared<peer>(m->id, std::move(m->socket));
                 const auto id = encode_id(m->id);
                 p->queued += id.size();
                 p->outbox.try_send(error_code{},
                                    std::string(id.data(), id.size()));
                 co_spawn(p->strand, writer(p), asio::detached);
-                writers.emplace(m->id, std::move(p));
-            } else if (auto* m = std::get_if<frames>(&msg)) {
+                table.emplace(m->id, std::move(p));
+            } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
-                    deliver(writers, m->from, p);
+                    deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
-                if (auto it = writers.find(m->id); it != writers.end()) {
+                if (auto it = table.find(m->id); it != table.end()) {
                     disconnect(it->second);
-                    writers.erase(it);
+                    table.erase(it);
                 }
             }
         }
@@ -146,9 +148,9 @@ class router {
     // The dispatcher hands the bytes over and moves on: into the outbox if
     // it has room, else into a spilled send. It never waits on a client;
     // a client that falls too far behind is cut off instead.
-    void deliver(table& writers, client_id from, parcel& p) {
-        auto it = writers.find(p.dest);
-        if (it == writers.end()) {
+    void deliver(table_type& table, client_id from, parcel& p) {
+        auto it = table.find(p.dest);
+        if (it == table.end()) {
             drop(drops_, p, from);
             return;
         }
@@ -164,7 +166,7 @@ class router {
                 opts_.max_pending,
                 " bytes) queued for it, disconnecting it as a slow consumer");
             disconnect(it->second);
-            writers.erase(it);
+            table.erase(it);
             drop(drops_, p, from);
             return;
         }
