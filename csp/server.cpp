@@ -36,11 +36,11 @@
 namespace csp {
 
 using namespace common;
-// The message, named here: the C library's send(2) would hide it.
 using asio::awaitable;
 using asio::use_awaitable;
-using common::send;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+// The message, named here: the C library's send(2) would hide it.
+using common::send;
 
 class router {
   public:
@@ -50,6 +50,7 @@ class router {
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    const copy_counter& copies() const { return copies_; }
 
     void start() {
         const auto ex = acceptor_.get_executor();
@@ -87,6 +88,7 @@ class router {
                 }
             } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
+                    copies_.copied(p.bytes.size());  // by the reader
                     co_await deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
@@ -111,7 +113,9 @@ class router {
         // is reset, and the write fails.
         const auto ec = co_await write_with_deadline(
             it->second, asio::buffer(p.bytes), p.dest, opts_.write_timeout);
-        if (ec) {
+        if (!ec) {
+            copies_.delivered(p.bytes.size());
+        } else {
             // The destination is gone or going (its reader sees it too and
             // sends `client_left`): drop it now. A second write would never
             // return: after a failed write, Asio's epoll reactor waits for
@@ -126,6 +130,9 @@ class router {
     client_id next_id_ = 0;  // owned by the accept loop
     inbox_channel inbox_;    // thread-safe by itself
     drop_counter drops_;     // atomic, though only the dispatcher counts
+    // Atomic, as drops_. Each frame is copied once, by its reader, from
+    // the read buffer into a parcel; the dispatcher counts that copy.
+    copy_counter copies_;
 };
 
 }  // namespace csp

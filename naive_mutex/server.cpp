@@ -70,6 +70,7 @@ class router {
           table_lock_(ioc.get_executor()) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    const copy_counter& copies() const { return copies_; }
 
     void start() {
         co_spawn(acceptor_.get_executor(), listen(), asio::detached);
@@ -199,6 +200,8 @@ class router {
             dest->socket, asio::buffer(f.message), f.dest, opts_.write_timeout);
         if (ec) {
             table_.erase(it);
+        } else {
+            copies_.delivered(f.message.size());
         }
         table_lock_.unlock();
     }
@@ -217,7 +220,9 @@ class router {
         const auto ec = co_await write_with_deadline(
             dest->socket, asio::buffer(f.message), f.dest, opts_.write_timeout);
         dest->socket_lock.unlock();
-        if (ec) {
+        if (!ec) {
+            copies_.delivered(f.message.size());
+        } else {
             co_await table_lock_.lock();
             table_.erase(f.dest);
             table_lock_.unlock();
@@ -231,6 +236,9 @@ class router {
     async_mutex table_lock_;
     std::unordered_map<client_id, std::shared_ptr<peer>> table_;
     drop_counter drops_;  // atomic: any session may count
+    // Atomic, as drops_. Frames go out from the read buffer they came in:
+    // delivered, never copied.
+    copy_counter copies_;
 };
 
 }  // namespace naive_mutex
