@@ -64,19 +64,16 @@ asio::awaitable<void> reader(inbox_channel& inbox,
     error_code ec;
     auto status = frame_parser::status::need_more;
     while (!ec && status != frame_parser::status::too_long) {
-        // An idle connection costs no read buffer: with no partial frame
-        // left, the buffer goes back, and one is taken again only when there
-        // is something to read. (`available` first: a busy connection pays an
-        // ioctl, not a trip through epoll.)
-        if (parser.buffered() == 0) {
+        // An idle connection costs no read buffer: when no partial frame is
+        // left and nothing waits to be read, the buffer goes back and the
+        // wait for bytes takes none. A busy connection keeps its buffer.
+        if (parser.buffered() == 0 && socket.available(ec) == 0 && !ec) {
             parser.release();
-            if (socket.available(ec) == 0 && !ec) {
-                std::tie(ec) = co_await socket.async_wait(
-                    tcp::socket::wait_read, as_tuple);
-            }
-            if (ec) {
-                break;
-            }
+            std::tie(ec) =
+                co_await socket.async_wait(tcp::socket::wait_read, as_tuple);
+        }
+        if (ec) {
+            break;
         }
         auto space = parser.prepare(read_size);
         std::size_t n = 0;

@@ -124,19 +124,16 @@ class router {
 
         frame_parser parser(opts_.max_frame);
         while (!ec) {
-            // An idle connection costs no read buffer: with no partial frame
-            // left, the buffer goes back, and one is taken again only when
-            // there is something to read. (`available` first: a busy connection
-            // pays an ioctl, not a trip through epoll.)
-            if (parser.buffered() == 0) {
+            // An idle connection costs no read buffer: when no partial frame is
+            // left and nothing waits to be read, the buffer goes back and the
+            // wait for bytes takes none. A busy connection keeps its buffer.
+            if (parser.buffered() == 0 && read_half.available(ec) == 0 && !ec) {
                 parser.release();
-                if (read_half.available(ec) == 0 && !ec) {
-                    std::tie(ec) = co_await read_half.async_wait(
-                        tcp::socket::wait_read, as_tuple);
-                }
-                if (ec) {
-                    break;
-                }
+                std::tie(ec) = co_await read_half.async_wait(
+                    tcp::socket::wait_read, as_tuple);
+            }
+            if (ec) {
+                break;
             }
             auto space = parser.prepare(64 * 1024);
             std::tie(ec, n) = co_await read_half.async_read_some(
