@@ -123,21 +123,20 @@ class router {
         table_lock_.unlock();
 
         frame_parser parser(opts_.max_frame);
+        read_half.non_blocking(true, ec);  // for the reads: see below
         while (!ec) {
-            // An idle connection costs no read buffer: when no partial frame is
-            // left and nothing waits to be read, the buffer goes back and the
-            // wait for bytes takes none. A busy connection keeps its buffer.
-            if (parser.buffered() == 0 && read_half.available(ec) == 0 && !ec) {
+            // An idle connection costs no read buffer: a read that finds no
+            // bytes gives the buffer back (unless it holds a partial frame) and
+            // waits for readability without one. A busy one keeps its buffer.
+            auto space = parser.prepare(64 * 1024);
+            n = read_half.read_some(asio::buffer(space.data(), space.size()),
+                                    ec);
+            if (ec == asio::error::would_block) {
                 parser.release();
                 std::tie(ec) = co_await read_half.async_wait(
                     tcp::socket::wait_read, as_tuple);
+                continue;
             }
-            if (ec) {
-                break;
-            }
-            auto space = parser.prepare(64 * 1024);
-            std::tie(ec, n) = co_await read_half.async_read_some(
-                asio::buffer(space.data(), space.size()), as_tuple);
             parser.commit(n);
             if (opts_.demo) {
                 self->socket_lock.unlock();
