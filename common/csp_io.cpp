@@ -62,14 +62,23 @@ asio::awaitable<void> reader(inbox_channel& inbox,
                              std::size_t max_frame) {
     frame_parser parser(max_frame);
     error_code ec;
+    socket.non_blocking(true, ec);  // for the reads: see below
     auto status = frame_parser::status::need_more;
     while (!ec && status != frame_parser::status::too_long) {
+        // An idle connection costs no read buffer: a read that finds no
+        // bytes gives the buffer back (unless it holds a partial frame) and
+        // waits for readability without one. A busy one keeps its buffer.
         auto space = parser.prepare(read_size);
-        std::size_t n = 0;
-        std::tie(ec, n) = co_await socket.async_read_some(
-            asio::buffer(space.data(), space.size()), as_tuple);
+        std::size_t n =
+            socket.read_some(asio::buffer(space.data(), space.size()), ec);
+        if (ec == asio::error::would_block) {
+            parser.release();
+            std::tie(ec) =
+                co_await socket.async_wait(tcp::socket::wait_read, as_tuple);
+            continue;
+        }
         parser.commit(n);
-        frames batch{id, {}};
+        send batch{id, {}};
         status = take_frames(parser, batch.parcels);
         if (!batch.parcels.empty()) {
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);

@@ -1,17 +1,12 @@
 // What both channel variants (csp, csp_channel_per_writer) do before the
 // dispatcher: the messages the tasks send it, the admission of a new
-// client and the reader that turns a client's bytes into `frames`. Who
+// client and the reader that turns a client's bytes into `send` messages. Who
 // writes to the clients is each variant's server.cpp; everything else is
 // here, written once, so that
 // `diff -u csp/server.cpp csp_channel_per_writer/server.cpp` is about who
 // does the writing and nothing else.
 //
-// Why free coroutines and not a base class (as common/reactor_io.hpp is
-// for the reactors): nothing here calls back into the router. A reader's
-// one link to the rest of the server is the inbox, and taking the inbox
-// as a parameter shows in the signature what CSP promises: a reader can
-// reach the dispatcher's table only by sending it a message. A base would
-// hand these functions the whole router, table and all, for nothing.
+// Why free coroutines and not a base class: docs/02-csp.md.
 #pragma once
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -42,18 +37,18 @@ struct parcel {
 
 // What the tasks tell the dispatcher: the article's `New` and `Send`, and
 // `client_left`, without which the table would only ever grow.
-struct frames {
+struct send {
     client_id from;
     std::vector<parcel> parcels;  // every complete frame of one read
 };
 struct new_client {
     client_id id;
-    tcp::socket writer;  // the write half: whoever writes to the client
+    tcp::socket socket;  // the write half: whoever writes to the client
 };
 struct client_left {
     client_id id;
 };
-using message = std::variant<frames, new_client, client_left>;
+using message = std::variant<send, new_client, client_left>;
 // snippet-end
 // A pitfall of g++ 12: an aggregate brace-initialised inside a co_await
 // expression (`co_await ch.async_send(ec, new_client{...})`) is destroyed
@@ -71,7 +66,7 @@ asio::awaitable<void> admit(inbox_channel& inbox,
                             std::size_t max_frame);
 
 // Reads the client until it leaves or breaks the protocol: its frames as
-// `frames` messages, then one `client_left`.
+// `send` messages, then one `client_left`.
 asio::awaitable<void> reader(inbox_channel& inbox,
                              tcp::socket socket,
                              client_id id,

@@ -14,15 +14,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
-#include <vector>
 
 namespace common {
 
 // One complete frame. `message` is what the destination receives: the
 // payload and its terminating 0. It points into the parser's buffer and is
-// valid until the next call to `prepare()` or `feed()`.
+// valid until the next call to `prepare()`, `feed()` or `release()`.
 struct frame {
     std::uint32_t dest;
     std::string_view message;
@@ -54,8 +54,16 @@ class frame_parser {
     // the last read, whatever the peer sends.
     std::size_t buffered() const { return end_ - begin_; }
 
+    // Gives the buffer's memory back if it holds no partial frame, so that
+    // an idle connection costs no read buffer; the next `prepare()` takes
+    // one again. A partial frame is kept: its bytes are still to come.
+    void release();
+
   private:
-    std::vector<char> buf_;
+    // Not a vector: growing one zero-fills, and the buffer is taken again
+    // for every read after a `release()`.
+    std::unique_ptr<char[]> buf_;
+    std::size_t capacity_ = 0;
     std::size_t begin_ = 0;    // first byte of the frame being parsed
     std::size_t scanned_ = 0;  // bytes after begin_ known to hold no 0
     std::size_t end_ = 0;      // one past the last byte read

@@ -10,7 +10,7 @@
 //   `dispatcher`, so no other task can even name it. `next_id_` belongs to
 //   the accept loop.
 // A frame's path: reader (common/csp_io.cpp, shared with
-//   csp_channel_per_writer) parses it -> a `frames` message into `inbox_`
+//   csp_channel_per_writer) parses it -> a `send` message into `inbox_`
 //   -> dispatcher looks up the destination -> writes to its socket, inline.
 // Trade-off: no lock, so no deadlock; but while one write waits for a slow
 //   reader, the dispatcher takes no other message, and every frame waits
@@ -39,6 +39,8 @@ using namespace common;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+// The message, named here: the C library's send(2) would hide it.
+using common::send;
 
 class router {
   public:
@@ -48,6 +50,7 @@ class router {
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    const copy_counter& copies() const { return copies_; }
 
     void start() {
         const auto ex = acceptor_.get_executor();
@@ -56,7 +59,7 @@ class router {
     }
 
   private:
-    using table = std::unordered_map<client_id, tcp::socket>;
+    using table_type = std::unordered_map<client_id, tcp::socket>;
 
     // Ids in accept order: see `admit` (common/csp_io.cpp).
     awaitable<void> listen() {
@@ -69,7 +72,7 @@ class router {
     // snippet: csp-dispatcher
     // The only task that touches the table, so no lock guards it.
     awaitable<void> dispatcher() {
-        table writers;
+        table_type table;
         for (;;) {
             auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
             if (ec) {
@@ -79,16 +82,17 @@ class router {
                 // The id is written before the client joins the table, so
                 // no frame can reach the client ahead of it.
                 auto [wec, n] = co_await async_write(
-                    m->writer, asio::buffer(encode_id(m->id)), as_tuple);
+                    m->socket, asio::buffer(encode_id(m->id)), as_tuple);
                 if (!wec) {
-                    writers.emplace(m->id, std::move(m->writer));
+                    table.emplace(m->id, std::move(m->socket));
                 }
-            } else if (auto* m = std::get_if<frames>(&msg)) {
+            } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
-                    co_await deliver(writers, m->from, p);
+                    copies_.copied(p.bytes.size());  // by the reader
+                    co_await deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
-                writers.erase(m->id);  // closes the write half
+                table.erase(m->id);  // closes the write half
             }
         }
     }
@@ -99,9 +103,9 @@ class router {
     // socket buffer is full, no other message is taken from `inbox_`, the
     // readers wait to send, and every client stalls, for up to
     // --write-timeout. That is the lesson.
-    awaitable<void> deliver(table& writers, client_id from, parcel& p) {
-        auto it = writers.find(p.dest);
-        if (it == writers.end()) {
+    awaitable<void> deliver(table_type& table, client_id from, parcel& p) {
+        auto it = table.find(p.dest);
+        if (it == table.end()) {
             drop(drops_, p, from);
             co_return;
         }
@@ -109,12 +113,14 @@ class router {
         // is reset, and the write fails.
         const auto ec = co_await write_with_deadline(
             it->second, asio::buffer(p.bytes), p.dest, opts_.write_timeout);
-        if (ec) {
+        if (!ec) {
+            copies_.delivered(p.bytes.size());
+        } else {
             // The destination is gone or going (its reader sees it too and
             // sends `client_left`): drop it now. A second write would never
             // return: after a failed write, Asio's epoll reactor waits for
             // the socket to be reported ready again, and a dead one never is.
-            writers.erase(it);
+            table.erase(it);
         }
     }
     // snippet-end
@@ -124,6 +130,9 @@ class router {
     client_id next_id_ = 0;  // owned by the accept loop
     inbox_channel inbox_;    // thread-safe by itself
     drop_counter drops_;     // atomic, though only the dispatcher counts
+    // Atomic, as drops_. Each frame is copied once, by its reader, from
+    // the read buffer into a parcel; the dispatcher counts that copy.
+    copy_counter copies_;
 };
 
 }  // namespace csp

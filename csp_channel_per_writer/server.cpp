@@ -3,23 +3,20 @@
 // Model: one dispatcher task owns the table of connections, as in csp; but
 //   it no longer writes: each client has its own bounded channel (its
 //   outbox) and writer task, and the dispatcher only hands bytes over.
-// Threads: --threads threads run one io_context. Readers resume on any of
-//   them; the dispatcher and its spilled sends run on one strand; each
-//   writer runs on its client's strand.
-// Shared state: the channels (concurrent_channel: safe from any thread by
-//   themselves) and, per client, one atomic count of the bytes queued for
-//   it. The table is a local variable of `dispatcher`; a client's socket
-//   belongs to its writer's strand. `next_id_` belongs to the accept loop.
-// A frame's path: reader (common/csp_io.cpp, shared with csp) parses it
-//   -> a `frames` message into `inbox_` -> dispatcher looks up the
-//   destination -> its outbox (or, when that is full, a spilled send
-//   waiting for room) -> its writer gathers all that is queued -> one
+// Threads: --threads threads run one io_context. Readers resume on any;
+//   the dispatcher and its spilled sends run on one strand, each writer on
+//   its client's strand.
+// Shared state: the channels (safe from any thread by themselves), one
+//   atomic byte count per client, and `copies_`. The table is a local of
+//   `dispatcher`; a client's socket belongs to its writer's strand.
+// A frame's path: reader (common/csp_io.cpp) parses it -> a `send` message
+//   into `inbox_` -> dispatcher -> the destination's outbox (or a spilled
+//   send waiting for room) -> its writer gathers all that is queued -> one
 //   write to the socket.
 // Trade-off: a slow client no longer stalls the others, but every client
-//   now has a queue, and a queue needs a bound: past --max-pending bytes,
-//   or --write-timeout without taking any, the client is disconnected as
-//   a slow consumer. More tasks, more channels, and their lifetimes to
-//   get right.
+//   has a queue, and a queue needs a bound: past --max-pending bytes, or
+//   --write-timeout without taking any, the client is cut off as a slow
+//   consumer. More tasks, more channels, and their lifetimes to get right.
 // Compare with: csp/server.cpp, where the dispatcher writes itself; the
 //   diff is the lesson. Start reading at `dispatcher`; the messages it
 //   takes are in common/csp_io.hpp.
@@ -47,10 +44,11 @@ using namespace common;
 using asio::awaitable;
 using asio::use_awaitable;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
+// The message, named here: the C library's send(2) would hide it.
+using common::send;
 
-// The article's channel capacity (`inbox_capacity`) for each client's
-// channel too; past it, sends spill into tasks (see `spill`), bounded in
-// bytes by --max-pending.
+// The article's capacity (`inbox_capacity`) for each outbox too; past it,
+// sends spill into tasks (`spill`), bounded in bytes by --max-pending.
 constexpr std::size_t outbox_capacity = 100;
 // Asio gathers at most 64 buffers into one writev(2).
 constexpr std::size_t max_gather = 64;
@@ -64,6 +62,7 @@ class router {
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    const copy_counter& copies() const { return copies_; }
 
     void start() {
         co_spawn(strand_, dispatcher(), asio::detached);
@@ -77,27 +76,24 @@ class router {
     // One connected client. Held by the table, by its writer, and by any
     // spilled send still waiting for room; freed when the last lets go.
     struct peer {
-        peer(client_id id, tcp::socket writer_half)
+        peer(client_id id, tcp::socket write_half)
             : id(id),
-              strand(asio::make_strand(writer_half.get_executor())),
-              socket(std::move(writer_half)),
+              strand(asio::make_strand(write_half.get_executor())),
+              socket(std::move(write_half)),
               outbox(strand, outbox_capacity) {}
 
         const client_id id;
         asio::strand<asio::any_io_executor> strand;  // the writer's
         tcp::socket socket;                          // used on `strand` only
         outbox_channel outbox;  // dispatcher -> writer, in order
-        // Bytes queued for this client: in the outbox, in spilled sends
-        // and in the write in flight. The dispatcher adds, the writer
-        // subtracts what it wrote: the one counter two threads touch, so
-        // an atomic. (The writer could report back with a message instead,
-        // but that would put one message per write into the inbox that
-        // every reader shares, and make the writer wait behind them.)
+        // Bytes queued for this client (outbox, spilled sends, the write in
+        // flight): the dispatcher adds, the writer subtracts, so an atomic.
+        // (A message back per write would crowd the readers' inbox.)
         std::atomic<std::size_t> queued{0};
         // Spilled sends not yet in the outbox: dispatcher's strand only.
         std::size_t spilled = 0;
     };
-    using table = std::unordered_map<client_id, std::shared_ptr<peer>>;
+    using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
     // Ids in accept order: see `admit` (common/csp_io.cpp).
     awaitable<void> listen() {
@@ -111,31 +107,27 @@ class router {
     // The only task that touches the table, so no lock guards it. It
     // never waits on a client: only on its inbox.
     awaitable<void> dispatcher() {
-        table writers;
+        table_type table;
         for (;;) {
             auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
             if (ec) {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
-                // The id is queued before the client joins the table, so
-                // no frame can reach the client ahead of it. A new outbox
-                // has room.
-                auto p = std::make_shared<peer>(m->id, std::move(m->writer));
-                const auto id = encode_id(m->id);
-                p->queued += id.size();
-                p->outbox.try_send(error_code{},
-                                   std::string(id.data(), id.size()));
+                // Its writer sends the id before it takes anything from
+                // the outbox, so no frame can reach the client ahead of it.
+                auto p = std::make_shared<peer>(m->id, std::move(m->socket));
                 co_spawn(p->strand, writer(p), asio::detached);
-                writers.emplace(m->id, std::move(p));
-            } else if (auto* m = std::get_if<frames>(&msg)) {
+                table.emplace(m->id, std::move(p));
+            } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
-                    deliver(writers, m->from, p);
+                    copies_.copied(p.bytes.size());  // by the reader
+                    deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
-                if (auto it = writers.find(m->id); it != writers.end()) {
+                if (auto it = table.find(m->id); it != table.end()) {
                     disconnect(it->second);
-                    writers.erase(it);
+                    table.erase(it);
                 }
             }
         }
@@ -146,9 +138,9 @@ class router {
     // The dispatcher hands the bytes over and moves on: into the outbox if
     // it has room, else into a spilled send. It never waits on a client;
     // a client that falls too far behind is cut off instead.
-    void deliver(table& writers, client_id from, parcel& p) {
-        auto it = writers.find(p.dest);
-        if (it == writers.end()) {
+    void deliver(table_type& table, client_id from, parcel& p) {
+        auto it = table.find(p.dest);
+        if (it == table.end()) {
             drop(drops_, p, from);
             return;
         }
@@ -158,13 +150,9 @@ class router {
         // size: --max-pending bounds a backlog, not a frame.
         if (const auto queued = dest.queued.load();
             queued > 0 && queued + size > opts_.max_pending) {
-            log("client ",
-                p.dest,
-                ": more than --max-pending (",
-                opts_.max_pending,
-                " bytes) queued for it, disconnecting it as a slow consumer");
+            log("client ", p.dest, ": past --max-pending: a slow consumer");
             disconnect(it->second);
-            writers.erase(it);
+            table.erase(it);
             drop(drops_, p, from);
             return;
         }
@@ -195,16 +183,18 @@ class router {
     // snippet-end
 
     // snippet: csp_channel_per_writer-writer
-    // One writer per client, on the client's strand: it takes everything
-    // queued and writes it in one gathered write, one syscall per batch
-    // rather than per frame.
+    // One writer per client, on the client's strand: it writes the id, then
+    // everything queued in one gathered write, one syscall per batch.
     awaitable<void> writer(std::shared_ptr<peer> self) {
+        const auto hello = encode_id(self->id);  // first, as in every model
+        auto wec = co_await write_with_deadline(
+            self->socket, asio::buffer(hello), self->id, opts_.write_timeout);
         std::vector<std::string> batch;
         std::vector<asio::const_buffer> buffers;
         auto take = [&batch](error_code, std::string bytes) {
             batch.push_back(std::move(bytes));  // every send is a success
         };
-        for (;;) {
+        while (!wec) {
             auto [ec, bytes] = co_await self->outbox.async_receive(as_tuple);
             if (ec) {
                 break;  // closed: the client left or was cut off
@@ -218,17 +208,18 @@ class router {
             }
             // Its own deadline: a client that takes none of its output for
             // --write-timeout is reset (and logged) here, and only it waits.
-            const auto wec = co_await write_with_deadline(
+            wec = co_await write_with_deadline(
                 self->socket, buffers, self->id, opts_.write_timeout);
-            self->queued -= asio::buffer_size(buffers);
+            const auto size = asio::buffer_size(buffers);
+            self->queued -= size;
+            if (!wec) {
+                copies_.delivered(size);  // from the parcels: no new copy
+            }
             batch.clear();
             buffers.clear();
-            if (wec) {
-                if (wec != asio::error::timed_out && !is_normal_close(wec)) {
-                    log("client ", self->id, ": ", wec.message());
-                }
-                break;
-            }
+        }
+        if (wec && wec != asio::error::timed_out && !is_normal_close(wec)) {
+            log("client ", self->id, ": ", wec.message());
         }
         // Wakes the reader, if it is still waiting, so that it ends and
         // reports `client_left`.
@@ -262,6 +253,9 @@ class router {
     asio::strand<asio::io_context::executor_type> strand_;
     inbox_channel inbox_;  // thread-safe by itself
     drop_counter drops_;   // atomic, though only the dispatcher counts
+    // Atomic: writers count on their strands. A frame is copied once, by
+    // its reader into a parcel, then moved (not copied) to its writer.
+    copy_counter copies_;
 };
 
 }  // namespace csp_channel_per_writer

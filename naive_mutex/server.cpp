@@ -1,11 +1,11 @@
 // naive_mutex: the article's first model, "Mutex".
 //
 // Model: a coroutine per connection; all of them share one table of
-//   writers behind one lock, and the lock is held across each forwarding
+//   clients behind one lock, and the lock is held across each forwarding
 //   write.
 // Threads: --threads threads run one io_context; a session may resume on
 //   any of them between two awaits.
-// Shared state: `writers_` (id -> the client's write half), guarded by
+// Shared state: `table_` (id -> the client's write half), guarded by
 //   `table_lock_`. `next_id_` belongs to the accept loop alone.
 // A frame's path: session reads it -> locks the table -> writes it to the
 //   destination's socket -> unlocks.
@@ -70,6 +70,7 @@ class router {
           table_lock_(ioc.get_executor()) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    const copy_counter& copies() const { return copies_; }
 
     void start() {
         co_spawn(acceptor_.get_executor(), listen(), asio::detached);
@@ -80,9 +81,10 @@ class router {
     // (A constructor, not an aggregate: Clang before 16 cannot build an
     // aggregate from parentheses, as make_shared does.)
     struct peer {
-        explicit peer(tcp::socket w)
-            : writer(std::move(w)), socket_lock(writer.get_executor()) {}
-        tcp::socket writer;
+        explicit peer(tcp::socket write_half)
+            : socket(std::move(write_half)),
+              socket_lock(socket.get_executor()) {}
+        tcp::socket socket;  // the write half
         // Used by --deadlock only: the article's per-connection lock.
         async_mutex socket_lock;
     };
@@ -98,8 +100,8 @@ class router {
     }
 
     awaitable<void> session(tcp::socket socket, client_id id) {
-        auto [reader, writer] = split(std::move(socket));
-        auto self = std::make_shared<peer>(std::move(writer));
+        auto [read_half, write_half] = split(std::move(socket));
+        auto self = std::make_shared<peer>(std::move(write_half));
         // snippet: naive_mutex-deadlock
         // The article's deadlocking edit, first half: this client's own
         // lock is held whenever its session waits to read, so a frame for
@@ -114,17 +116,27 @@ class router {
         // frame can reach this client before its id does.
         co_await table_lock_.lock();
         auto [ec, n] = co_await async_write(
-            self->writer, asio::buffer(encode_id(id)), as_tuple);
+            self->socket, asio::buffer(encode_id(id)), as_tuple);
         if (!ec) {
-            writers_.emplace(id, self);
+            table_.emplace(id, self);
         }
         table_lock_.unlock();
 
         frame_parser parser(opts_.max_frame);
+        read_half.non_blocking(true, ec);  // for the reads: see below
         while (!ec) {
+            // An idle connection costs no read buffer: a read that finds no
+            // bytes gives the buffer back (unless it holds a partial frame) and
+            // waits for readability without one. A busy one keeps its buffer.
             auto space = parser.prepare(64 * 1024);
-            std::tie(ec, n) = co_await reader.async_read_some(
-                asio::buffer(space.data(), space.size()), as_tuple);
+            n = read_half.read_some(asio::buffer(space.data(), space.size()),
+                                    ec);
+            if (ec == asio::error::would_block) {
+                parser.release();
+                std::tie(ec) = co_await read_half.async_wait(
+                    tcp::socket::wait_read, as_tuple);
+                continue;
+            }
             parser.commit(n);
             if (opts_.demo) {
                 self->socket_lock.unlock();
@@ -152,7 +164,7 @@ class router {
             log("client ", id, ": ", ec.message());
         }
         co_await table_lock_.lock();
-        writers_.erase(id);
+        table_.erase(id);
         table_lock_.unlock();
     }
 
@@ -162,8 +174,8 @@ class router {
     // That is the lesson.
     awaitable<void> deliver(client_id from, const frame& f) {
         co_await table_lock_.lock();
-        auto it = writers_.find(f.dest);
-        if (it == writers_.end()) {
+        auto it = table_.find(f.dest);
+        if (it == table_.end()) {
             table_lock_.unlock();
             drops_.dropped(f.dest, from);
             co_return;
@@ -181,9 +193,11 @@ class router {
         // Asio's epoll reactor waits for the socket to be reported ready
         // again, and a dead one never is.
         const auto ec = co_await write_with_deadline(
-            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
+            dest->socket, asio::buffer(f.message), f.dest, opts_.write_timeout);
         if (ec) {
-            writers_.erase(it);
+            table_.erase(it);
+        } else {
+            copies_.delivered(f.message.size());
         }
         table_lock_.unlock();
     }
@@ -200,11 +214,13 @@ class router {
                                         const frame& f) {
         co_await dest->socket_lock.lock();
         const auto ec = co_await write_with_deadline(
-            dest->writer, asio::buffer(f.message), f.dest, opts_.write_timeout);
+            dest->socket, asio::buffer(f.message), f.dest, opts_.write_timeout);
         dest->socket_lock.unlock();
-        if (ec) {
+        if (!ec) {
+            copies_.delivered(f.message.size());
+        } else {
             co_await table_lock_.lock();
-            writers_.erase(f.dest);
+            table_.erase(f.dest);
             table_lock_.unlock();
         }
     }
@@ -214,8 +230,11 @@ class router {
     tcp::acceptor acceptor_;
     client_id next_id_ = 0;  // owned by the accept loop
     async_mutex table_lock_;
-    std::unordered_map<client_id, std::shared_ptr<peer>> writers_;
+    std::unordered_map<client_id, std::shared_ptr<peer>> table_;
     drop_counter drops_;  // atomic: any session may count
+    // Atomic, as drops_. Frames go out from the read buffer they came in:
+    // delivered, never copied.
+    copy_counter copies_;
 };
 
 }  // namespace naive_mutex
