@@ -296,50 +296,54 @@ timespec left_until(clock::time_point deadline) {
             static_cast<long>((left - secs).count())};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    const auto cfg = parse_args(argc, argv);
-    if (!cfg) {
-        std::fputs(usage_text.data(), stderr);
-        return 2;
-    }
-    int in = 0;
-    if (!cfg->send_file.empty() &&
-        (in = ::open(cfg->send_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
-        error("cannot open ", cfg->send_file, ": ", std::strerror(errno));
-        return 1;
-    }
-    // SIGINT and SIGTERM stay blocked except inside ppoll(), so they can
-    // only interrupt the wait: none is missed between a check and a wait.
+// SIGINT and SIGTERM stay blocked except inside ppoll(), so they can only
+// interrupt the wait: none is missed between a check and a wait. Returns
+// the mask to wait with.
+volatile sig_atomic_t stop_requested = 0;
+sigset_t block_quit_signals() {
     sigset_t quit, waiting;
     sigemptyset(&quit);
     sigaddset(&quit, SIGINT);
     sigaddset(&quit, SIGTERM);
     ::sigprocmask(SIG_BLOCK, &quit, &waiting);
-    static volatile sig_atomic_t stop = 0;
     struct sigaction sa {};
-    sa.sa_handler = [](int) { stop = 1; };
+    sa.sa_handler = [](int) { stop_requested = 1; };
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    return waiting;
+}
 
+// Standard input (or --send-file) is readable: its lines go out as
+// frames. False if sending failed.
+bool forward_input(session& s, int in, bool& input_open) {
+    char buf[4096];
+    const auto n = ::read(in, buf, sizeof buf);
+    if (n > 0) {
+        s.lines.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+        input_open = false;
+        if (!s.lines.empty()) {
+            s.lines += '\n';  // a last line without its newline
+        }
+    }
+    return s.send_lines();
+}
+
+// Until the input is done and --expect frames arrived, a signal, the
+// router leaving or the --timeout deadline. Returns the exit status.
+int run(const config& cfg, session& s, int in, const sigset_t& waiting) {
     std::optional<clock::time_point> deadline;
-    if (cfg->timeout) {
+    if (cfg.timeout) {
         deadline =
             clock::now() + std::chrono::duration_cast<clock::duration>(
-                               std::chrono::duration<double>(*cfg->timeout));
+                               std::chrono::duration<double>(*cfg.timeout));
     }
-    const int fd = connect_to(*cfg);
-    if (fd < 0) {
-        return 1;
-    }
-    session s(fd);
     const auto status = [&] { return s.bad_line ? 3 : 0; };
     bool input_open = true;
     for (;;) {
         if (s.have_id && !input_open &&
-            (!cfg->expect || s.received >= *cfg->expect)) {
-            if (!cfg->expect) {
+            (!cfg.expect || s.received >= *cfg.expect)) {
+            if (!cfg.expect) {
                 s.finish(std::chrono::seconds(2));
             }
             return status();
@@ -354,13 +358,13 @@ int main(int argc, char** argv) {
         }
         const int ready =
             ::ppoll(fds, nfds, deadline ? &ts : nullptr, &waiting);
-        if (stop) {
+        if (stop_requested) {
             return status();
         }
         if (ready == 0) {
             error("timed out with ",
                   std::to_string(s.received),
-                  cfg->expect ? " of " + std::to_string(*cfg->expect) : "",
+                  cfg.expect ? " of " + std::to_string(*cfg.expect) : "",
                   " frame(s) received");
             return 1;
         }
@@ -379,20 +383,32 @@ int main(int argc, char** argv) {
                     "Ctrl-D or Ctrl-C to quit");
             }
         }
-        if (nfds == 2 && fds[1].revents != 0) {
-            char buf[4096];
-            const auto n = ::read(in, buf, sizeof buf);
-            if (n > 0) {
-                s.lines.append(buf, static_cast<std::size_t>(n));
-            } else if (n == 0 || errno != EINTR) {
-                input_open = false;
-                if (!s.lines.empty()) {
-                    s.lines += '\n';  // a last line without its newline
-                }
-            }
-            if (!s.send_lines()) {
-                return 1;
-            }
+        if (nfds == 2 && fds[1].revents != 0 &&
+            !forward_input(s, in, input_open)) {
+            return 1;
         }
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const auto cfg = parse_args(argc, argv);
+    if (!cfg) {
+        std::fputs(usage_text.data(), stderr);
+        return 2;
+    }
+    int in = 0;
+    if (!cfg->send_file.empty() &&
+        (in = ::open(cfg->send_file.c_str(), O_RDONLY | O_CLOEXEC)) < 0) {
+        error("cannot open ", cfg->send_file, ": ", std::strerror(errno));
+        return 1;
+    }
+    const sigset_t waiting = block_quit_signals();
+    const int fd = connect_to(*cfg);
+    if (fd < 0) {
+        return 1;
+    }
+    session s(fd);
+    return run(*cfg, s, in, waiting);
 }

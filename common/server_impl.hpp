@@ -44,10 +44,10 @@ void server<Router, Info>::start() {
 template <class Router, const variant_info& Info>
 void server<Router, Info>::stop() {
     if (rt_) {
-        rt_->threads.stop();  // no handler runs after this
+        rt_->threads.stop();             // no handler runs after this
         rt_->router->copies().report();  // for bench/compare
-        rt_->router.reset();  // tables, channels, acceptor
-        rt_.reset();          // suspended coroutines, and their sockets
+        rt_->router.reset();             // tables, channels, acceptor
+        rt_.reset();  // suspended coroutines, and their sockets
     }
 }
 

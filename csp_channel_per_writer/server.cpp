@@ -3,23 +3,19 @@
 // Model: one dispatcher task owns the table of connections, as in csp; but
 //   it no longer writes: each client has its own bounded channel (its
 //   outbox) and writer task, and the dispatcher only hands bytes over.
-// Threads: --threads threads run one io_context. Readers resume on any;
-//   the dispatcher and its spilled sends run on one strand, each writer on
-//   its client's strand.
+// Threads: --threads threads run one io_context; the dispatcher and its
+//   spilled sends run on one strand, each writer on its client's strand.
 // Shared state: the channels (safe from any thread by themselves), one
 //   atomic byte count per client, and `copies_`. The table is a local of
 //   `dispatcher`; a client's socket belongs to its writer's strand.
-// A frame's path: reader (common/csp_io.cpp) parses it -> a `send` message
-//   into `inbox_` -> dispatcher -> the destination's outbox (or a spilled
-//   send waiting for room) -> its writer gathers all that is queued -> one
-//   write to the socket.
-// Trade-off: a slow client no longer stalls the others, but every client
-//   has a queue, and a queue needs a bound: past --max-pending bytes, or
-//   --write-timeout without taking any, the client is cut off as a slow
-//   consumer. More tasks, more channels, and their lifetimes to get right.
-// Compare with: csp/server.cpp, where the dispatcher writes itself; the
-//   diff is the lesson. Start reading at `dispatcher`; the messages it
-//   takes are in common/csp_io.hpp.
+// A frame's path: reader (common/csp_io.cpp) -> a `send` into `inbox_` ->
+//   dispatcher -> the outbox (or a spilled send waiting for room) -> the
+//   writer gathers all that is queued into one write.
+// Trade-off: a slow client no longer stalls the others, but every queue
+//   needs a bound (--max-pending, --write-timeout: past them, a slow
+//   consumer is cut off). More tasks, more channels, more lifetimes.
+// Compare with: csp/server.cpp, where the dispatcher writes itself. Start
+//   reading at `dispatcher`; its messages are in common/csp_io.hpp.
 
 #include "csp_channel_per_writer/server.hpp"
 
@@ -73,8 +69,7 @@ class router {
     using outbox_channel =
         asio::experimental::concurrent_channel<void(error_code, std::string)>;
 
-    // One connected client. Held by the table, by its writer, and by any
-    // spilled send still waiting for room; freed when the last lets go.
+    // One client: held by the table, its writer and any spilled send.
     struct peer {
         peer(client_id id, tcp::socket write_half)
             : id(id),
@@ -90,8 +85,7 @@ class router {
         // flight): the dispatcher adds, the writer subtracts, so an atomic.
         // (A message back per write would crowd the readers' inbox.)
         std::atomic<std::size_t> queued{0};
-        // Spilled sends not yet in the outbox: dispatcher's strand only.
-        std::size_t spilled = 0;
+        std::size_t spilled = 0;  // sends not yet in it; dispatcher's only
     };
     using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
@@ -146,8 +140,8 @@ class router {
         }
         peer& dest = *it->second;
         const std::size_t size = p.bytes.size();
-        // A client with nothing queued takes the next parcel whatever its
-        // size: --max-pending bounds a backlog, not a frame.
+        // --max-pending bounds a backlog, not a frame: an idle client takes
+        // a parcel of any size.
         if (const auto queued = dest.queued.load();
             queued > 0 && queued + size > opts_.max_pending) {
             log("client ", p.dest, ": past --max-pending: a slow consumer");
@@ -171,10 +165,9 @@ class router {
 
     // snippet: csp_channel_per_writer-spill
     // The article's answer to a full outbox: a task per send, waiting for
-    // room. They run on the dispatcher's strand, so they reach the outbox
-    // in the order they were spawned (a channel serves waiting senders in
-    // order) and `spilled` needs no lock. What they hold counts in
-    // `queued`: --max-pending bounds them.
+    // room, on the dispatcher's strand: they reach the outbox in the order
+    // they were spawned (a channel serves waiting senders in order), and
+    // `spilled` needs no lock. --max-pending bounds what they hold.
     awaitable<void> spill(std::shared_ptr<peer> dest, std::string bytes) {
         co_await dest->outbox.async_send(
             error_code{}, std::move(bytes), as_tuple);
@@ -206,8 +199,7 @@ class router {
             for (const auto& b : batch) {
                 buffers.push_back(asio::buffer(b));
             }
-            // Its own deadline: a client that takes none of its output for
-            // --write-timeout is reset (and logged) here, and only it waits.
+            // Its own deadline: only this client waits for it.
             wec = co_await write_with_deadline(
                 self->socket, buffers, self->id, opts_.write_timeout);
             const auto size = asio::buffer_size(buffers);
@@ -221,8 +213,7 @@ class router {
         if (wec && wec != asio::error::timed_out && !is_normal_close(wec)) {
             log("client ", self->id, ": ", wec.message());
         }
-        // Wakes the reader, if it is still waiting, so that it ends and
-        // reports `client_left`.
+        // Wakes the reader, if it still waits: it ends, sends client_left.
         error_code ignored;
         self->socket.shutdown(tcp::socket::shutdown_both, ignored);
     }
@@ -232,13 +223,12 @@ class router {
     // doing; on the dispatcher's strand.
     void disconnect(const std::shared_ptr<peer>& p) {
         // cancel() before close(): Asio 1.81's close() leaves waiting
-        // senders waiting, and a cancel() after it takes them for
-        // receivers. No spilled send can start in between: they run on
-        // this strand too.
+        // senders waiting, and a later cancel() takes them for receivers.
+        // No spilled send starts in between: they run on this strand.
         p->outbox.cancel();  // spilled sends fail and free their bytes
         p->outbox.close();   // the writer's next receive fails
-        // The socket is the writer's: shut it down on the writer's strand.
-        // That fails a write in flight, and ends the reader.
+        // On the writer's strand, whose socket it is: fails a write in
+        // flight, and ends the reader.
         asio::post(p->strand, [p] {
             error_code ignored;
             p->socket.shutdown(tcp::socket::shutdown_both, ignored);
@@ -249,8 +239,7 @@ class router {
     const options opts_;
     tcp::acceptor acceptor_;
     client_id next_id_ = 0;  // owned by the accept loop
-    // The dispatcher and its spilled sends run here.
-    asio::strand<asio::io_context::executor_type> strand_;
+    asio::strand<asio::io_context::executor_type> strand_;  // dispatcher's
     inbox_channel inbox_;  // thread-safe by itself
     drop_counter drops_;   // atomic, though only the dispatcher counts
     // Atomic: writers count on their strands. A frame is copied once, by

@@ -1,34 +1,30 @@
 // libFuzzer target for common::router_core, the sans-I/O state machine
 // both reactors drive: any sequence of events (connects, reads of any
 // bytes from any id, partial writes, departures, time passing on a fake
-// clock) against a plain model of docs/protocol.md written here from
-// scratch.
+// clock) against a plain model of docs/protocol.md written here.
 //
-// After every event the core and the model must agree on who is
-// connected, on every byte queued for every client, on every client's
-// write deadline, on the drop count, and on whom the core closed and why;
-// queued output must stay within max_pending; no client without output
-// has a deadline; poll_timeout() is no later than any deadline, and after
+// After every event the core and the model agree on who is connected, on
+// every byte queued for every client, on every write deadline, on the
+// drop count, and on whom the core closed and why; queued output stays
+// within max_pending; no client without output has a deadline;
+// poll_timeout() is no later than any deadline, and after
 // handle_timeout(now) later than now; poll_expired(now) lists exactly the
-// clients past their deadline; and the driver must have been told
-// about every client with output to write, never twice for the same
-// backlog.
+// clients past their deadline; and the driver was told about every client
+// with output to write, never twice for the same backlog.
 //
 // The zero-copy path: a write takes its bytes from output_buffers() (at
-// most max_gather pieces), reading every piece, frames lent from a
-// sender's read buffer included (AddressSanitizer catches a piece left
-// pointing into a freed buffer, the model one into a reused one), and they
-// must be exactly the model's next bytes for that client: every frame
-// delivered once, in order, through any mix of partial writes, reads from
-// the same sender before a write, and departures of senders or
-// destinations. The core's copy_counter must count as delivered exactly
-// the frame bytes written (the ids not), and copy no frame byte twice.
+// most max_gather pieces), reading every piece, lent frames included
+// (AddressSanitizer catches a piece pointing into a freed buffer, the
+// model one into a reused one), and they are exactly the model's next
+// bytes for that client: every frame delivered once, in order, through
+// any mix of partial writes, reads from the same sender before a write,
+// and departures. The copy_counter counts as delivered exactly the frame
+// bytes written (not the ids), and copies no frame byte twice.
 //
 // Input: FuzzedDataProvider; the last bytes choose max_frame (0-64),
 // max_pending (0-512), write_timeout (0-20 ms, 0: none) and lend_from
-// (0-8: shorter frames are copied), then each
-// event is an op byte and its operands read from the back, with the bytes
-// of reads and frames from the front.
+// (0-8: shorter frames are copied); then each event is an op byte and its
+// operands from the back, the bytes of reads and frames from the front.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -209,8 +205,7 @@ class model {
     std::vector<router_core::closure> closures_;
 };
 
-// Everything the core and the model must agree on, checked after each
-// event.
+// Everything the core and the model must agree on, after each event.
 void compare(const router_core& core, const model& m, std::size_t max_pending) {
     if (core.size() != m.size()) {
         fail("number of connected clients differs");
@@ -254,8 +249,7 @@ void compare(const router_core& core, const model& m, std::size_t max_pending) {
     }
 }
 
-// poll_expired(now) lists exactly the clients whose deadline has passed,
-// each once.
+// poll_expired(now) lists exactly the clients past their deadline, once.
 void check_expired(const router_core& core, const model& m, time_point now) {
     std::vector<client_id> listed;
     core.poll_expired(now, listed);
@@ -271,9 +265,8 @@ void check_expired(const router_core& core, const model& m, time_point now) {
     }
 }
 
-// The order of one batch of closures is not part of the contract (the
-// core closes timed-out clients in the order its heap gives them): they
-// are compared by id, each client being closed at most once.
+// The order of a batch of closures is not part of the contract (timed-out
+// clients close in heap order): compared by id, each closed at most once.
 void sort_by_id(std::vector<router_core::closure>& v) {
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
         return a.id < b.id;
