@@ -20,14 +20,13 @@ COPY_DESIGN = {
     "reactor_select": ("copies into a destination's queue only what its "
                        "socket could not take at once", "between 0 and 1",
                        0.0, 1.0),
-    LIMIT: ("appends each frame to its destination's output buffer, then "
-            "writes each buffer once per batch of events", "about 1",
-            0.9, 1.1),
+    LIMIT: ("drives the reactors' core, so it too copies only what a "
+            "socket could not take at once", "between 0 and 1", 0.0, 1.0),
 }
 
 # What each server keeps per connection while the connection is idle.
-COROUTINE = ("and, if it prepares one before waiting, a 64 KiB read "
-             "buffer (RSS counts only the pages written)")
+COROUTINE = ("and no read buffer: it waits for readability before it "
+             "takes one, and gives it back when no partial frame is left")
 IDLE_DESIGN = {
     "naive_mutex": "a coroutine frame " + COROUTINE,
     "csp": "a reader's coroutine frame " + COROUTINE,
@@ -37,8 +36,7 @@ IDLE_DESIGN = {
     "buffers are kernel memory, not in the server's RSS)",
     "reactor_select": "a table entry and a socket (the socket's buffers "
     "are kernel memory, not in the server's RSS)",
-    LIMIT: "a `conn` entry: descriptor, parser and an output buffer that "
-    "is empty while nothing is pending",
+    LIMIT: "a descriptor and the core's table entry, as the reactors",
 }
 COROUTINE_MODELS = ["naive_mutex", "csp", "csp_channel_per_writer"]
 
@@ -90,8 +88,8 @@ def idle_sentence(name, kib):
         return None
     if name not in COROUTINE_MODELS or kib is None:
         return f"it keeps {design}"
-    held = ("at least a whole read buffer's worth" if kib >= 60 else
-            "less than a whole read buffer")
+    held = ("at least a whole read buffer's worth: one is held after all"
+            if kib >= 60 else "less than a whole read buffer")
     return f"it keeps {design}; the figure is {held}"
 
 

@@ -43,9 +43,11 @@ def header(args, servers, s, info):
       "fresh server on port 0. The load generator (`bench/loadgen`) shares "
       "the machine with the server, so on few cores the server's **CPU time "
       "per delivered message** is the fairest figure.")
-    w(f"- **{LABEL[LIMIT]}** is `bench/epoll_forwarder`: one thread, bare "
-      "epoll, batched writes. It is the physical limit of this machine for "
-      "the protocol, not a sixth variant.")
+    w(f"- **{LABEL[LIMIT]}** is `bench/epoll_forwarder`: the reactors' "
+      "sans-I/O core driven by one thread on bare epoll, with gathered "
+      "writes. A reference for what the same routing costs without Asio, "
+      "not a sixth variant and not a hard limit: see the throughput "
+      "tables for where a variant beats it.")
     missing = [v for v in VARIANTS if v not in servers]
     if missing:
         w(f"- Not measured (binary missing or not chosen): "
