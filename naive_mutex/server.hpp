@@ -1,5 +1,5 @@
 // naive_mutex: one task per connection, one lock around the table of
-// writers, held across every forwarding write. The model is in server.cpp.
+// clients, held across every forwarding write. The model is in server.cpp.
 #pragma once
 
 #include "common/server.hpp"
