@@ -84,9 +84,10 @@ TEMPLATE_TEST_CASE(
     // before the deadline, then, and within it plus a margin: for filling
     // the buffers, for the last bytes its kernel still takes after that
     // (about 300 ms later, on the machine this was written on), and for a
-    // busy machine.
+    // busy machine (a sanitizer build under load is several times slower
+    // to fill them: reactor_select under TSan took over 2 s once).
     CHECK(took >= short_timeout);
-    CHECK(took <= short_timeout + 2s);
+    CHECK(took <= short_timeout + (sanitized ? 6s : 2s));
     // Everyone else carries on, the flooder included.
     a.send_frame(b.id(), "ping");
     expect(b, std::string("ping") + '\0');

@@ -15,21 +15,6 @@
 
 namespace testing {
 
-// The sanitizer builds run the same tests; a few figures only hold without
-// them (ASan's quarantine keeps freed memory resident on purpose, TSan's
-// allocator keeps its own caches), and slower runs get longer deadlines.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-inline constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-inline constexpr bool sanitized = true;
-#else
-inline constexpr bool sanitized = false;
-#endif
-#else
-inline constexpr bool sanitized = false;
-#endif
-
 // The figures behind an assertion (descriptors, memory, CPU), printed to
 // stderr when ROUTER_STRESS_REPORT is set, for docs/reliability.md and for
 // judging how much headroom a bound has: `report() << "x " << x;` prints
