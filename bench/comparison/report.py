@@ -3,7 +3,8 @@
 from .common import (LABEL, LIMIT, NATS, REDIS, VARIANTS, fmt, gb, kb_mb,
                      label, med, mostly, ratio)
 from .findings import findings, targets
-from .models import copies, copy_sentence, idle_kib, idle_sentence
+from .models import (copies, copies_text, copy_sentence, idle_kib,
+                     idle_sentence)
 from .profile import CATEGORIES, OTHER_K, OTHER_U
 from .plan import idle_counts, thr_cells
 
@@ -241,27 +242,29 @@ def copies_section(servers, s):
          "Each router counts, and prints on stderr when it exits, the "
          "payload bytes it delivered and those it copied in user space on "
          "the way (`copies: delivered D bytes, copied C bytes`). The "
-         "figure: C / D, the median over the throughput cells (its range "
-         "over them beside it).\n"]
+         "figure: C / D, per payload size the median over the throughput "
+         "cells of that size.\n"]
     found = {n: copies(s, n) for n in servers}
     if not any(found.values()):
         return L + ["Not measured in this run: no server printed its "
                     "copies.\n"]
-    L += ["| server | copied / delivered | range over cells |",
-          "|---|---:|---:|"]
+    sizes = sorted({int(z) for c in found.values() if c
+                    for z in c["by_size"]})
+    L += ["| server | " + " | ".join(f"{z} B" for z in sizes) + " |",
+          "|---|" + "---:|" * len(sizes)]
     for name in servers:
         c = found[name]
-        L.append(f"| {name} | " + (
-            f"{fmt(c['copies_per_byte'], 2)} | {fmt(c['min'], 2)} - "
-            f"{fmt(c['max'], 2)} ({c['cells']} cells) |" if c
-            else "not reported | |"))
+        cells = [fmt(c["by_size"].get(str(z)), 2) if c else "not reported"
+                 for z in sizes]
+        L.append(f"| {name} | " + " | ".join(cells) + " |")
     L.append("")
     for name in servers:
         if found[name]:
             why = copy_sentence(name, found[name])
-            L.append(f"- {name}: {fmt(found[name]['copies_per_byte'], 2)} "
-                     "bytes copied per byte delivered"
-                     + (f"; {why}." if why else "."))
+            L.append(f"- {name}: {copies_text(found[name])} bytes copied "
+                     "per byte delivered ("
+                     + " / ".join(f"{z} B" for z in found[name]["by_size"])
+                     + ")" + (f"; {why}." if why else "."))
     return L
 
 
