@@ -74,7 +74,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
         if (ec == asio::error::would_block) {
             parser.release();
             std::tie(ec) =
-                co_await socket.async_wait(tcp::socket::wait_read, as_tuple);
+                co_await socket.async_wait(tcp::socket::wait_read, idle_wait);
             continue;
         }
         parser.commit(n);
@@ -93,6 +93,9 @@ asio::awaitable<void> reader(inbox_channel& inbox,
     } else if (!is_normal_close(ec)) {
         log("client ", id, ": ", ec.message());
     }
+    // The read buffer goes now, not once the dispatcher has room for the
+    // message below: when many clients leave at once, they wait for it.
+    parser = frame_parser(max_frame);
     // Ends the connection now, though the writing half of the descriptor
     // stays open until the dispatcher takes `client_left`.
     socket.shutdown(tcp::socket::shutdown_both, ec);

@@ -20,6 +20,14 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
+// The completion token of the waits an idle connection parks in (its
+// socket readable, its outbox not empty): the operation is awaited
+// directly, returning (error_code, ...) as a tuple. With use_awaitable,
+// Asio would keep a coroutine frame of its own for as long as the wait
+// lasts: a few hundred bytes per idle connection (docs/results.md,
+// "Memory per idle connection").
+inline constexpr auto idle_wait = asio::as_tuple(asio::deferred);
+
 // The address --bind names: itself, or a host name's first address.
 // Throws with a one-line message when a name does not resolve.
 asio::ip::address bind_address(const options& opts);

@@ -20,7 +20,6 @@
 #include "csp_channel_per_writer/server.hpp"
 
 #include <atomic>
-#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -33,6 +32,7 @@
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
+#include "csp_channel_per_writer/outbox.hpp"
 
 namespace csp_channel_per_writer {
 
@@ -43,9 +43,6 @@ constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // The message, named here: the C library's send(2) would hide it.
 using common::send;
 
-// The article's capacity (`inbox_capacity`) for each outbox too; past it,
-// sends spill into tasks (`spill`), bounded in bytes by --max-pending.
-constexpr std::size_t outbox_capacity = 100;
 // Asio gathers at most 64 buffers into one writev(2).
 constexpr std::size_t max_gather = 64;
 
@@ -66,20 +63,17 @@ class router {
     }
 
   private:
-    using outbox_channel =
-        asio::experimental::concurrent_channel<void(error_code, std::string)>;
-
     // One client: held by the table, its writer and any spilled send.
     struct peer {
-        peer(client_id id, tcp::socket write_half)
+        peer(client_id id, tcp::socket write_half, executor_type ex)
             : id(id),
-              strand(asio::make_strand(write_half.get_executor())),
+              strand(asio::make_strand(ex)),
               socket(std::move(write_half)),
               outbox(strand, outbox_capacity) {}
 
         const client_id id;
-        asio::strand<asio::any_io_executor> strand;  // the writer's
-        tcp::socket socket;                          // used on `strand` only
+        strand_type strand;     // the writer's
+        tcp::socket socket;     // used on `strand` only
         outbox_channel outbox;  // dispatcher -> writer, in order
         // Bytes queued for this client (outbox, spilled sends, the write in
         // flight): the dispatcher adds, the writer subtracts, so an atomic.
@@ -110,7 +104,8 @@ class router {
             if (auto* m = std::get_if<new_client>(&msg)) {
                 // Its writer sends the id before it takes anything from
                 // the outbox, so no frame can reach the client ahead of it.
-                auto p = std::make_shared<peer>(m->id, std::move(m->socket));
+                auto p = std::make_shared<peer>(
+                    m->id, std::move(m->socket), strand_.get_inner_executor());
                 co_spawn(p->strand, writer(p), asio::detached);
                 table.emplace(m->id, std::move(p));
             } else if (auto* m = std::get_if<send>(&msg)) {
@@ -188,7 +183,7 @@ class router {
             batch.push_back(std::move(bytes));  // every send is a success
         };
         while (!wec) {
-            auto [ec, bytes] = co_await self->outbox.async_receive(as_tuple);
+            auto [ec, bytes] = co_await self->outbox.async_receive(idle_wait);
             if (ec) {
                 break;  // closed: the client left or was cut off
             }
@@ -239,9 +234,9 @@ class router {
     const options opts_;
     tcp::acceptor acceptor_;
     client_id next_id_ = 0;  // owned by the accept loop
-    asio::strand<asio::io_context::executor_type> strand_;  // dispatcher's
-    inbox_channel inbox_;  // thread-safe by itself
-    drop_counter drops_;   // atomic, though only the dispatcher counts
+    strand_type strand_;     // the dispatcher's
+    inbox_channel inbox_;    // thread-safe by itself
+    drop_counter drops_;     // atomic, though only the dispatcher counts
     // Atomic: writers count on their strands. A frame is copied once, by
     // its reader into a parcel, then moved (not copied) to its writer.
     copy_counter copies_;

@@ -134,7 +134,7 @@ class router {
             if (ec == asio::error::would_block) {
                 parser.release();
                 std::tie(ec) = co_await read_half.async_wait(
-                    tcp::socket::wait_read, as_tuple);
+                    tcp::socket::wait_read, idle_wait);
                 continue;
             }
             parser.commit(n);
@@ -163,7 +163,8 @@ class router {
         if (ec && !is_normal_close(ec)) {
             log("client ", id, ": ", ec.message());
         }
-        co_await table_lock_.lock();
+        parser = frame_parser(opts_.max_frame);  // its buffer: not held
+        co_await table_lock_.lock();             // while this waits
         table_.erase(id);
         table_lock_.unlock();
     }
