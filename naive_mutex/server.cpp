@@ -52,7 +52,10 @@ constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 class async_mutex {
   public:
     async_mutex(const asio::any_io_executor& ex) : ch_(ex, 1) {}
-    awaitable<void> lock() { co_await ch_.async_send(error_code{}, as_tuple); }
+    // An operation, awaited as it is: no coroutine frame per lock.
+    auto lock() {
+        return ch_.async_send(error_code{}, asio::as_tuple(asio::deferred));
+    }
     void unlock() {
         ch_.try_receive([](error_code) {});
     }
