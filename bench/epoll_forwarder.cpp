@@ -7,7 +7,7 @@
 // parsing, output queues, drops, --max-frame, --max-pending, the write
 // deadline), so the line differs from them only in how it waits and does
 // I/O: the difference is what Asio costs. It is a reference, not a hard
-// limit: the reactors make the same system calls per frame, but for
+// limit: the reactors make the same system calls per round, but for
 // Asio's epoll_ctl at each re-armed wait (counted with perf stat).
 //
 // Model: one thread, one epoll set. Sockets are edge-triggered for input;

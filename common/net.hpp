@@ -20,12 +20,12 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-// The completion token of the waits an idle connection parks in (its
-// socket readable, its outbox not empty): the operation is awaited
-// directly, returning (error_code, ...) as a tuple. With use_awaitable,
-// Asio would keep a coroutine frame of its own for as long as the wait
-// lasts: a few hundred bytes per idle connection (docs/results.md,
-// "Memory per idle connection").
+// The completion token of the waits a task parks in (its socket readable,
+// its outbox not empty, a lock free): the operation is awaited directly,
+// returning (error_code, ...) as a tuple. With use_awaitable, Asio would
+// keep a coroutine frame of its own for as long as the wait lasts: a few
+// hundred bytes per idle connection (docs/results.md, "Memory per idle
+// connection"), and one more allocation per lock taken.
 inline constexpr auto idle_wait = asio::as_tuple(asio::deferred);
 
 // The address --bind names: itself, or a host name's first address.

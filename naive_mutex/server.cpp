@@ -53,9 +53,7 @@ class async_mutex {
   public:
     async_mutex(const asio::any_io_executor& ex) : ch_(ex, 1) {}
     // An operation, awaited as it is: no coroutine frame per lock.
-    auto lock() {
-        return ch_.async_send(error_code{}, asio::as_tuple(asio::deferred));
-    }
+    auto lock() { return ch_.async_send(error_code{}, idle_wait); }
     void unlock() {
         ch_.try_receive([](error_code) {});
     }
