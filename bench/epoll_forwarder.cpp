@@ -69,8 +69,6 @@ constexpr common::variant_info info{
     "",
     ""};
 
-constexpr std::size_t read_chunk = 64 * 1024;
-
 // epoll_event.data of what is not a client (a client's is its id).
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t signal_tag = listener_tag - 1;
@@ -269,7 +267,7 @@ void forwarder::on_readable(client_id id) {
             unread_.push_back(id);
             return;
         }
-        auto space = core_.read_buffer(id, read_chunk);
+        auto space = core_.read_buffer(id, common::read_size);
         if (space.empty()) {
             return;  // closed by the core: flush() closes its socket
         }

@@ -16,6 +16,8 @@
 
 namespace {
 
+using common::read_size;  // what a server reads at once
+
 // About 1 MiB of back-to-back frames of `payload` bytes (none of them 0).
 // The ids hold no 0 byte either, so that a plain memchr finds exactly one 0
 // per frame, as the parser does.
@@ -32,8 +34,6 @@ std::string stream_of(std::size_t payload) {
     }
     return s;
 }
-
-constexpr std::size_t read_size = 64 * 1024;
 
 void parser(benchmark::State& state) {
     const std::string in = stream_of(std::size_t(state.range(0)));

@@ -11,7 +11,6 @@ namespace common {
 namespace {
 
 constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t read_size = 64 * 1024;
 
 // Moves every complete frame in `parser` into `out`, in order.
 frame_parser::status take_frames(frame_parser& parser,

@@ -14,8 +14,8 @@
 
 namespace procfs {
 
-// CPU time the process has used, user + system, in seconds
-// (/proc/<pid>/stat, utime + stime).
+// CPU time the process has used, user + system, all its threads, in
+// seconds, to the nanosecond (its CPU-time clock, clock_getcpuclockid(3)).
 std::optional<double> cpu_seconds(pid_t pid);
 
 // Resident memory in KiB (/proc/<pid>/status): now (VmRSS) and its

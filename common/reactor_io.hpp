@@ -70,10 +70,6 @@ class reactor_io {
     const copy_counter& copies() const { return core_.copies(); }
 
   protected:
-    // One read takes up to this much: many frames per system call, all
-    // routed before the next read (the article parsed one frame per read).
-    static constexpr std::size_t read_size = 64 * 1024;
-
     // One connected client's socket; its input and output live in `core_`.
     struct connection : WaitState {
         explicit connection(tcp::socket s) : socket(std::move(s)) {}

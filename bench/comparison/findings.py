@@ -79,13 +79,15 @@ def idle_connections(servers, s, cells):
     return out
 
 
-def targets(args, servers, s):
+def targets(args, servers, s, cells):
     rows = []
 
     def row(what, value, ok):
         verdict = "n/a" if ok is None else ("met" if ok else "**missed**")
         rows.append(f"| {what} | {value} | {verdict} |")
 
+    if LIMIT in servers and len(servers) > 1 and not args.quick:
+        limit_target(servers, s, cells, row)
     if "reactor_handrolled" in servers and not args.quick:
         handrolled_targets(s, row)
     for v in REACTORS:
@@ -96,6 +98,28 @@ def targets(args, servers, s):
                 + (" (--quick does not judge them)." if args.quick else "."))
     return ("| target | measured | verdict |\n|---|---:|---|\n"
             + "\n".join(rows))
+
+
+def limit_target(servers, s, cells, row):
+    """The reference line's CPU time per message against the lowest of the
+    other servers', in the throughput cell where it comes closest."""
+    worst = None   # (ratio, cell key, server)
+    for key in (cell_key(c) for c in thr_cells(cells)):
+        mine = s.get((LIMIT, key), {}).get("cpu_us_per_msg")
+        others = [(r["cpu_us_per_msg"], n) for n in servers if n != LIMIT
+                  for r in [s.get((n, key))]
+                  if r and r.get("cpu_us_per_msg")]
+        if mine is None or not others:
+            continue
+        best, who = min(others)
+        if worst is None or mine / best > worst[0]:
+            worst = (mine / best, key, who)
+    if worst is None:
+        return
+    where = worst[1].split("/")[1].replace("x", " pairs x ") + " B"
+    row("limit line: CPU/msg vs the lowest other server's, in its closest "
+        "throughput cell (< 1)",
+        f"{worst[0]:.2f}x ({where}, {worst[2]})", worst[0] < 1)
 
 
 def handrolled_targets(s, row):

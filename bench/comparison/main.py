@@ -40,7 +40,7 @@ def main(argv=None):
     say(f"wrote {os.path.relpath(args.out, ROOT)}/results.md"
         + (" and charts" if drew else "")
         + f" in {time.monotonic() - started:.0f} s")
-    say(targets(args, servers, s))
+    say(targets(args, servers, s, cells))
 
 
 def fresh_log_dir(args):

@@ -4,8 +4,8 @@ A run's time is known in part in advance (the load generator's warmup and
 measured window: plan.planned_seconds) and in part not (starting the server,
 connecting, idle connections, the slow client's drain, stopping it, a retry):
 that overhead is measured as the runs go, per cell, so the estimate gets
-better as they do: after the first server's runs, every cell has been
-measured once. Before that, a prior stands in for it."""
+better as they do: a cell's first run measures it for the runs after. Before
+that, a prior stands in for it."""
 
 import time
 

@@ -11,7 +11,7 @@ from .plan import idle_counts, thr_cells
 
 def write_report(args, servers, s, micro, info, cells, prof):
     lines = (header(args, servers, s, info)
-             + ["## Targets of this round\n", targets(args, servers, s)]
+             + ["## Targets of this round\n", targets(args, servers, s, cells)]
              + ["\n## What this run shows\n",
                 findings(args, servers, s, cells)]
              + throughput_section(args, servers, s, cells)

@@ -14,10 +14,15 @@ TRIES = 3
 
 def run_all(args, servers, cells):
     """Returns {(server, cell key): [run, ...]} and how many runs were run
-    again. The repetitions are the outer loop, so a noisy moment on the
-    machine does not land on one server only."""
+    again. The servers are the inner loop: their runs of one cell follow
+    each other, so the machine's slower drifts (a neighbour's load, the
+    host's) reach them alike and their ratio, which the report is about,
+    keeps less of it than their figures do. The repetitions are the outer
+    loop, and every other one takes the servers in reverse, so no server
+    always runs first or after the same one."""
     jobs = [(rep, name, cell) for rep in range(args.reps)
-            for name in servers for cell in cells
+            for cell in cells
+            for name in (servers if rep % 2 == 0 else servers[::-1])
             if not (cell.get("write_timeout") and name in PEERS)]
     say(f"{len(servers)} servers x {len(cells)} cells x {args.reps} runs = "
         f"{len(jobs)} runs: {', '.join(servers)}")
