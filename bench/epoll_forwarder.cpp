@@ -2,8 +2,8 @@
 // tables), NOT a sixth variant.
 //
 // What it measures: what the reactors' work costs with nothing in the way:
-// no Asio, no coroutines, no locks. The routing is the project's sans-I/O
-// core, common::router_core, the very one the two reactors drive (ids,
+// no Asio in the loop, no coroutines, no locks. The routing is the project's
+// sans-I/O core, common::router_core, the very one the two reactors drive (ids,
 // parsing, output queues, drops, --max-frame, --max-pending, the write
 // deadline), so the line differs from them only in how it waits and does
 // I/O: the difference is what Asio costs. It is a reference, not a hard
@@ -27,7 +27,6 @@
 // reused; frames to unknown ids dropped and counted; --max-frame closes the
 // sender; --max-pending and --write-timeout disconnect a slow consumer;
 // SIGINT/SIGTERM exit 0; EMFILE pauses accepting instead of spinning.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,6 +51,7 @@
 
 #include "common/id.hpp"
 #include "common/log.hpp"
+#include "common/net.hpp"
 #include "common/options.hpp"
 #include "common/router_core.hpp"
 
@@ -95,7 +95,7 @@ class forwarder {
                 o.write_timeout,
                 router_core::small_frame) {}
 
-    int open(std::uint16_t& port);
+    int open();
     int run(int sigfd);
 
   private:
@@ -122,26 +122,30 @@ class forwarder {
     std::vector<client_id> expired_;
 };
 
-int forwarder::open(std::uint16_t& port) {
-    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+// Listens where --bind says, as a variant does (the same resolution:
+// common::bind_address, the loop's only use of Asio), and prints the same
+// ready line; or says why not and returns 1.
+int forwarder::open() {
+    common::tcp::endpoint at;
+    try {
+        at = {common::bind_address(opts_), opts_.port};
+    } catch (const std::exception& e) {
+        std::cerr << "epoll_forwarder: " << e.what() << "\n";
+        return 1;
+    }
+    lfd_ = ::socket(
+        at.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(opts_.port);
-    if (::inet_pton(AF_INET, opts_.bind.c_str(), &a.sin_addr) != 1) {
-        std::cerr << "epoll_forwarder: bad IPv4 address " << opts_.bind << "\n";
+    socklen_t len = socklen_t(at.capacity());
+    if (::bind(lfd_, at.data(), socklen_t(at.size())) != 0 ||
+        ::listen(lfd_, SOMAXCONN) != 0 ||
+        ::getsockname(lfd_, at.data(), &len) != 0) {
+        std::cerr << "epoll_forwarder: cannot listen on " << opts_.bind << ":"
+                  << opts_.port << ": " << std::strerror(errno) << "\n";
         return 1;
     }
-    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::listen(lfd_, SOMAXCONN) != 0) {
-        std::cerr << "epoll_forwarder: " << opts_.bind << ":" << opts_.port
-                  << ": " << std::strerror(errno) << "\n";
-        return 1;
-    }
-    socklen_t len = sizeof a;
-    ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    std::cout << common::listening_line(at.address(), at.port()) << std::endl;
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -436,11 +440,8 @@ int main(int argc, char** argv) {
     ::sigprocmask(SIG_BLOCK, &set, nullptr);
     const int sigfd = ::signalfd(-1, &set, SFD_CLOEXEC);
     forwarder fwd(*parsed.opts);
-    std::uint16_t port = 0;
-    if (int rc = fwd.open(port); rc != 0) {
+    if (int rc = fwd.open(); rc != 0) {
         return rc;
     }
-    std::cout << "listening on " << parsed.opts->bind << ":" << port
-              << std::endl;
     return fwd.run(sigfd);
 }

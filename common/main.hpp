@@ -38,10 +38,8 @@ int run_main(int argc, char** argv) {
         signal_waiter signals;
         Server server(opts);
         server.start();
-        const auto address = bind_address(opts);
-        const bool v6 = address.is_v6();
-        std::cout << "listening on " << (v6 ? "[" : "") << address
-                  << (v6 ? "]:" : ":") << server.port() << std::endl;
+        std::cout << listening_line(bind_address(opts), server.port())
+                  << std::endl;
         const int sig = signals.wait();
         log(info.name, ": signal ", sig, ", shutting down");
         server.stop();

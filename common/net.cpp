@@ -31,6 +31,13 @@ asio::ip::address bind_address(const options& opts) {
     return results.begin()->endpoint().address();
 }
 
+std::string listening_line(const asio::ip::address& address,
+                           std::uint16_t port) {
+    const bool v6 = address.is_v6();
+    return "listening on " + std::string(v6 ? "[" : "") + address.to_string() +
+           (v6 ? "]:" : ":") + std::to_string(port);
+}
+
 tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts) {
     const tcp::endpoint endpoint(bind_address(opts), opts.port);
     const std::string where = opts.bind + ":" + std::to_string(opts.port);

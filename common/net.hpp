@@ -32,6 +32,11 @@ inline constexpr auto idle_wait = asio::as_tuple(asio::deferred);
 // Throws with a one-line message when a name does not resolve.
 asio::ip::address bind_address(const options& opts);
 
+// The contract's ready line, without its newline: `listening on ADDR:PORT`,
+// an IPv6 address in brackets (docs/protocol.md).
+std::string listening_line(const asio::ip::address& address,
+                           std::uint16_t port);
+
 // Binds and listens, or throws with a one-line message that names the
 // address (docs/protocol.md: a port in use exits 1 with such a line).
 tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts);
