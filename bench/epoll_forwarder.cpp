@@ -7,8 +7,9 @@
 // parsing, output queues, drops, --max-frame, --max-pending, the write
 // deadline), so the line differs from them only in how it waits and does
 // I/O: the difference is what Asio costs. It is a reference, not a hard
-// limit: the reactors make the same system calls per round, but for
-// Asio's epoll_ctl at each re-armed wait (counted with perf stat).
+// limit: the reactors make the same recv and send calls per round, and
+// only add the epoll_ctl with which Asio re-arms each wait and some
+// epoll_waits (counted with perf stat), a few percent of the CPU time.
 //
 // Model: one thread, one epoll set. Sockets are edge-triggered for input;
 // each readable socket is read once (straight into its parser in the core)
