@@ -1,5 +1,5 @@
-// epoll_forwarder: the benchmarks' reference line ("limit" in their
-// tables), NOT a sixth variant.
+// epoll_forwarder: the benchmarks' limit line ("limit" in their tables),
+// NOT a sixth variant.
 //
 // What it measures: what the reactors' work costs with nothing in the way:
 // no Asio in the loop, no coroutines, no locks. The routing is the project's

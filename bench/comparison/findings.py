@@ -101,7 +101,7 @@ def targets(args, servers, s, cells):
 
 
 def limit_target(servers, s, cells, row):
-    """The reference line's CPU time per message against the lowest of the
+    """The limit line's CPU time per message against the lowest of the
     other servers', in the throughput cell where it comes closest."""
     worst = None   # (ratio, cell key, server)
     for key in (cell_key(c) for c in thr_cells(cells)):

@@ -47,8 +47,9 @@ def header(args, servers, s, info):
     w(f"- **{LABEL[LIMIT]}** is `bench/epoll_forwarder`: the reactors' "
       "sans-I/O core driven by one thread on bare epoll, with gathered "
       "writes. A reference for what the same routing costs without Asio, "
-      "not a sixth variant and not a hard limit: see the throughput "
-      "tables for where a variant beats it.")
+      "not a sixth variant and not a hard limit"
+      + ("." if args.quick else ": the first target below names the "
+         "cell where another server comes closest to it."))
     missing = [v for v in VARIANTS if v not in servers]
     if missing:
         w(f"- Not measured (binary missing or not chosen): "
