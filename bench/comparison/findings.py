@@ -116,10 +116,18 @@ def limit_target(servers, s, cells, row):
             worst = (mine / best, key, who)
     if worst is None:
         return
-    where = worst[1].split("/")[1].replace("x", " pairs x ") + " B"
+    pairs, size = worst[1].split("/")[1].split("x")
+    where = f"{pairs} pair{'' if pairs == '1' else 's'} x {size} B"
+    # The runs' spread beside the ratio: how far apart the two medians are
+    # against how far each server's own runs are.
+    spreads = "; ".join(
+        f"{n} {lo:.2f}-{hi:.2f} us" for n in (LIMIT, worst[2])
+        for lo, hi in [s[(n, worst[1])].get("cpu_us_per_msg_spread")
+                       or (float("nan"),) * 2])
     row("limit line: CPU/msg vs the lowest other server's, in its closest "
         "throughput cell (< 1)",
-        f"{worst[0]:.2f}x ({where}, {worst[2]})", worst[0] < 1)
+        f"{worst[0]:.2f}x ({where}, {worst[2]}; runs: {spreads})",
+        worst[0] < 1)
 
 
 def handrolled_targets(s, row):

@@ -21,6 +21,17 @@ def pick(runs, f):
     return med(out)
 
 
+def spread(runs, f):
+    """[lowest, highest] of f over the runs that have the figure."""
+    values = []
+    for r in runs:
+        try:
+            values.append(f(r))
+        except (KeyError, TypeError):
+            pass
+    return [min(values), max(values)] if values else None
+
+
 def summarise(raw):
     """Medians over the repetitions of each (server, cell)."""
     s = {}
@@ -33,6 +44,8 @@ def summarise(raw):
             "mb_per_s": p(lambda r: r["mb_per_s"]),
             "min_client_msgs_per_s": p(lambda r: r["min_client_msgs_per_s"]),
             "cpu_us_per_msg": p(lambda r: r["server"]["cpu_us_per_msg"]),
+            "cpu_us_per_msg_spread": spread(
+                runs, lambda r: r["server"]["cpu_us_per_msg"]),
             "p50": p(lambda r: r["latency_us"]["p50"]),
             "p99": p(lambda r: r["latency_us"]["p99"]),
             "p999": p(lambda r: r["latency_us"]["p999"]),
@@ -88,10 +101,12 @@ class Saved:
         self.info = saved["machine"]
         self.quick = saved["quick"]
         self.reps = saved["reps"]
-        self.s, self.servers = {}, []
-        for k, v in saved["medians"].items():
-            name, key = k.split(" ", 1)
-            self.s[(name, key)] = v
+        # The medians again, from the runs: a report written by a newer
+        # summarise() than the run's has every figure it prints.
+        raw = {tuple(k.split(" ", 1)): v for k, v in saved["runs"].items()}
+        self.s = summarise(raw)
+        self.servers = []
+        for name, _ in raw:
             if name not in self.servers:
                 self.servers.append(name)
         # JSON keys are strings: the payload sizes were ints.
