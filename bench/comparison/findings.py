@@ -106,9 +106,11 @@ def limit_target(servers, s, cells, row):
     worst = None   # (ratio, cell key, server)
     for key in (cell_key(c) for c in thr_cells(cells)):
         mine = s.get((LIMIT, key), {}).get("cpu_us_per_msg")
-        others = [(r["cpu_us_per_msg"], n) for n in servers if n != LIMIT
-                  for r in [s.get((n, key))]
-                  if r and r.get("cpu_us_per_msg")]
+        others = []
+        for n in servers:
+            cpu = (s.get((n, key)) or {}).get("cpu_us_per_msg")
+            if n != LIMIT and cpu:
+                others.append((cpu, n))
         if mine is None or not others:
             continue
         best, who = min(others)
@@ -118,15 +120,18 @@ def limit_target(servers, s, cells, row):
         return
     pairs, size = worst[1].split("/")[1].split("x")
     where = f"{pairs} pair{'' if pairs == '1' else 's'} x {size} B"
-    # The runs' spread beside the ratio: how far apart the two medians are
-    # against how far each server's own runs are.
-    spreads = "; ".join(
-        f"{n} {lo:.2f}-{hi:.2f} us" for n in (LIMIT, worst[2])
-        for lo, hi in [s[(n, worst[1])].get("cpu_us_per_msg_spread")
-                       or (float("nan"),) * 2])
+
+    # Beside the ratio, each server's lowest and highest run: how far apart
+    # the two medians are against how far each server's own runs are.
+    def spread(n):
+        lo, hi = (s[(n, worst[1])].get("cpu_us_per_msg_spread")
+                  or (None, None))
+        return f"{n} {fmt(lo, 2)}-{fmt(hi, 2)} us"
+
     row("limit line: CPU/msg vs the lowest other server's, in its closest "
         "throughput cell (< 1)",
-        f"{worst[0]:.2f}x ({where}, {worst[2]}; runs: {spreads})",
+        f"{worst[0]:.2f}x ({where}, {worst[2]}; runs: "
+        f"{spread(LIMIT)}; {spread(worst[2])})",
         worst[0] < 1)
 
 

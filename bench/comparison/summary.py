@@ -10,25 +10,27 @@ import re
 from .common import med, slow_disconnected
 
 
-def pick(runs, f):
-    """The median of f over the runs that have the figure."""
+def figures(runs, f):
+    """f of each run that has the figure."""
     out = []
     for r in runs:
         try:
-            out.append(f(r))
+            v = f(r)
         except (KeyError, TypeError, ZeroDivisionError):
-            out.append(None)
-    return med(out)
+            continue
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def pick(runs, f):
+    """The median of f over the runs that have the figure."""
+    return med(figures(runs, f))
 
 
 def spread(runs, f):
     """[lowest, highest] of f over the runs that have the figure."""
-    values = []
-    for r in runs:
-        try:
-            values.append(f(r))
-        except (KeyError, TypeError):
-            pass
+    values = figures(runs, f)
     return [min(values), max(values)] if values else None
 
 
