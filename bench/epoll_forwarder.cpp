@@ -124,8 +124,8 @@ class forwarder {
 };
 
 // Listens where --bind says, as a variant does (the same resolution:
-// common::bind_address, the loop's only use of Asio), and prints the same
-// ready line; or says why not and returns 1.
+// common::bind_address, the forwarder's only use of Asio), and prints the
+// same ready line once it is set up; or says why not and returns 1.
 int forwarder::open() {
     common::tcp::endpoint at;
     try {
@@ -146,7 +146,6 @@ int forwarder::open() {
                   << opts_.port << ": " << std::strerror(errno) << "\n";
         return 1;
     }
-    std::cout << common::listening_line(at.address(), at.port()) << std::endl;
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -157,6 +156,7 @@ int forwarder::open() {
     tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     ev.data.u64 = timer_tag;
     ::epoll_ctl(ep_, EPOLL_CTL_ADD, tfd_, &ev);
+    std::cout << common::listening_line(at.address(), at.port()) << std::endl;
     return 0;
 }
 
