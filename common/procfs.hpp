@@ -1,6 +1,7 @@
-// What Linux's /proc says about a process and the machine, for the tests
-// that watch a server from outside (tests/stress/) and for the load
-// generator (bench/). Not linked into the servers.
+// What Linux says about a process and the machine (/proc, and a process's
+// CPU-time clock), for the tests that watch a server from outside
+// (tests/stress/) and for the load generator (bench/). Not linked into the
+// servers.
 //
 // A reader returns nullopt when the process is gone or the file cannot be
 // read: a test asserts with .value(), the load generator reports "unknown".
