@@ -16,7 +16,7 @@ def parser():
                     "fewer cells), written to build/bench-quick/")
     ap.add_argument("--variants", help="comma-separated list: any of "
                     + ", ".join(VARIANTS + [LIMIT] + PEERS))
-    ap.add_argument("--reps", type=int, help="runs per cell (default 3)")
+    ap.add_argument("--reps", type=int, help="runs per cell (default 5)")
     ap.add_argument("--duration", type=float, default=1.5,
                     help="measured seconds per throughput/scale run")
     ap.add_argument("--latency-duration", type=float, default=3.0)
@@ -78,7 +78,7 @@ def set_quick(args, quick):
     was)."""
     args.quick = quick
     g = args.given
-    args.reps = g["reps"] if g["reps"] is not None else (1 if quick else 3)
+    args.reps = g["reps"] if g["reps"] is not None else (1 if quick else 5)
     args.warmup = (g["warmup"] if g["warmup"] is not None
                    else (0.1 if quick else 0.3))
     args.stall_after = (g["stall_after"] if g["stall_after"] is not None
