@@ -118,21 +118,21 @@ def limit_target(servers, s, cells, row):
             worst = (mine / best, key, who)
     if worst is None:
         return
-    pairs, size = worst[1].split("/")[1].split("x")
+    closest, key, who = worst
+    pairs, size = key.split("/")[1].split("x")
     where = f"{pairs} pair{'' if pairs == '1' else 's'} x {size} B"
 
     # Beside the ratio, each server's lowest and highest run: how far apart
     # the two medians are against how far each server's own runs are.
     def spread(n):
-        lo, hi = (s[(n, worst[1])].get("cpu_us_per_msg_spread")
-                  or (None, None))
+        lo, hi = s[(n, key)].get("cpu_us_per_msg_spread") or (None, None)
         return f"{n} {fmt(lo, 2)}-{fmt(hi, 2)} us"
 
     row("limit line: CPU/msg vs the lowest other server's, in its closest "
         "throughput cell (< 1)",
-        f"{worst[0]:.2f}x ({where}, {worst[2]}; runs: "
-        f"{spread(LIMIT)}; {spread(worst[2])})",
-        worst[0] < 1)
+        f"{closest:.2f}x ({where}, {who}; runs: "
+        f"{spread(LIMIT)}; {spread(who)})",
+        closest < 1)
 
 
 def handrolled_targets(s, row):
