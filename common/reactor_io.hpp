@@ -164,7 +164,7 @@ class reactor_io {
     // on EAGAIN and none is missed. At EOF nothing is lost: frames were
     // routed as they completed (docs/protocol.md, point 7).
     progress read(client_id id, connection& c) {
-        auto space = core_.read_buffer(id, read_size);
+        auto space = read_buffer(id);
         if (space.empty()) {
             return progress::closed;  // by the core: flush() closes it
         }
@@ -174,14 +174,36 @@ class reactor_io {
         if (ec == asio::error::would_block) {
             return progress::idle;
         }
+        return received(id, ec, n);
+    }
+    // snippet-end
+
+    // Where a read of `id` goes: the end of its parser's buffer.
+    std::span<char> read_buffer(client_id id) {
+        return core_.read_buffer(id, read_size);
+    }
+
+    // A read into read_buffer(id) ended with `n` bytes: the core routes
+    // them. For read(), and for a waiter whose wait is itself a read.
+    progress received(client_id id, const error_code& ec, std::size_t n) {
         if (ec) {
             close(id, ec);
             return progress::closed;
         }
         core_.handle_input(id, n, now_);
-        return n == space.size() ? progress::more : progress::idle;
+        return n == read_size ? progress::more : progress::idle;
     }
-    // snippet-end
+
+    // A write wait fired: the socket can take the rest of the output,
+    // which flush() writes.
+    void resume_writing(client_id id, connection& c) {
+        c.writing = false;
+        to_flush_.push_back(id);
+    }
+
+    // Whether the deadline timer is set: a waiter that waits anew each
+    // round waits on it only then.
+    bool timer_set() const { return timer_at_.has_value(); }
 
     // snippet: reactor_io-flush
     // The core's decisions, carried out: the clients it closed (protocol
@@ -230,19 +252,22 @@ class reactor_io {
         conns_.erase(id);
     }
 
-    // All owned by the loop's one thread, so none needs a guard.
+    // All owned by the loop's one thread, so none needs a guard. What a
+    // waiter waits on:
     tcp::acceptor acceptor_;
     asio::steady_timer backoff_;         // after a failed accept
     asio::steady_timer deadline_timer_;  // at core_.poll_timeout()
-    router_core core_;
     std::unordered_map<client_id, connection> conns_;
+
+  private:
+    Waiter& waiter() { return static_cast<Waiter&>(*this); }
+
+    // What only reactor_io touches:
+    router_core core_;
     std::vector<client_id> to_flush_;  // for flush() to write to
     router_core::time_point now_;      // this round's time
     // When deadline_timer_ fires, or none: it is not waited on.
     std::optional<router_core::time_point> timer_at_;
-
-  private:
-    Waiter& waiter() { return static_cast<Waiter&>(*this); }
 
     // snippet: reactor_io-write
     // Everything waiting, in one gathered write: the frames lent from

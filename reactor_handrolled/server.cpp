@@ -17,6 +17,9 @@
 //   read into the sender's parser -> the core lends each frame to its
 //   destination (or queues a copy) -> at the end of the round, reactor_io's
 //   flush(): one gathered write per destination with all of it.
+// Trade-off: what the runtime did for the tasks is the code's job now:
+//   re-arming every wait (miss one and an event is lost), fairness between
+//   busy clients, and the one core it runs on.
 // Compare with: reactor_select/server.cpp, the same router and the same
 //   event handling (common/reactor_io.hpp: accept, read, flush, write,
 //   close), waiting instead with one race over every socket; the diff
@@ -49,39 +52,6 @@ class router : public reactor_io<router, wait_state> {
 
     void start() { watch_acceptor(); }
 
-  private:
-    // snippet: reactor_handrolled-wakers
-    // How events are waited for: one readiness wait per socket and
-    // direction. A wait consumes nothing; its handler only notes what is
-    // ready, lists the connection and wakes poll(): a waker.
-    void wait(client_id id,
-              connection& c,
-              tcp::socket::wait_type what,
-              bool wait_state::*flag) {
-        c.socket.async_wait(what, [this, id, flag](error_code ec) {
-            auto it = conns_.find(id);
-            if (ec == asio::error::operation_aborted || it == conns_.end()) {
-                return;  // closed meanwhile
-            }
-            connection& conn = it->second;
-            conn.*flag = true;
-            if (!std::exchange(conn.listed, true)) {
-                ready_.push_back(id);
-            }
-            wake();
-        });
-    }
-
-    // One poll() for however many handlers fire: it is posted, so every
-    // handler already queued notes its readiness before it runs.
-    void wake() {
-        if (!std::exchange(woken_, true)) {
-            asio::post(acceptor_.get_executor(), [this] { poll(); });
-        }
-    }
-    // snippet-end
-
-  public:
     // snippet: reactor_handrolled-hooks
     // The hooks reactor_io calls (common::reactor_waiter) once it is done
     // with a socket, the acceptor or the timer for now: the wait armed
@@ -127,6 +97,37 @@ class router : public reactor_io<router, wait_state> {
     // snippet-end
 
   private:
+    // snippet: reactor_handrolled-wakers
+    // How events are waited for: one readiness wait per socket and
+    // direction. A wait consumes nothing; its handler only notes what is
+    // ready, lists the connection and wakes poll(): a waker.
+    void wait(client_id id,
+              connection& c,
+              tcp::socket::wait_type what,
+              bool wait_state::*flag) {
+        c.socket.async_wait(what, [this, id, flag](error_code ec) {
+            auto it = conns_.find(id);
+            if (ec == asio::error::operation_aborted || it == conns_.end()) {
+                return;  // closed meanwhile
+            }
+            connection& conn = it->second;
+            conn.*flag = true;
+            if (!std::exchange(conn.listed, true)) {
+                ready_.push_back(id);
+            }
+            wake();
+        });
+    }
+
+    // One poll() for however many handlers fire: it is posted, so every
+    // handler already queued notes its readiness before it runs.
+    void wake() {
+        if (!std::exchange(woken_, true)) {
+            asio::post(acceptor_.get_executor(), [this] { poll(); });
+        }
+    }
+    // snippet-end
+
     // snippet: reactor_handrolled-poll
     // The article's poll_next, without its sweep: the work of a round is
     // proportional to the sockets that are ready, listed by their handlers,
@@ -149,8 +150,7 @@ class router : public reactor_io<router, wait_state> {
             connection& c = it->second;
             c.listed = false;
             if (std::exchange(c.writable, false)) {
-                c.writing = false;
-                to_flush_.push_back(id);
+                resume_writing(id, c);
             }
             if (!c.readable) {
                 continue;

@@ -14,16 +14,18 @@
 //   lock, no channel, and since nothing ever waits for a client, no client
 //   can hold up another.
 // A frame's path: the race is won by the sender's read readiness ->
-//   reactor_io's read(): one large read into the sender's parser -> the
-//   core lends each frame to its destination (or queues a copy) -> after
-//   the event, reactor_io's flush(): one gathered write per destination.
+//   `poll()` -> reactor_io's read(): one large read into the sender's
+//   parser -> the core lends each frame to its destination (or queues a
+//   copy) -> after the event, reactor_io's flush(): one gathered write per
+//   destination.
 // Trade-off: the race is rebuilt every round, O(connections) work per
 //   event, as with the article's `select_all`.
 // Compare with: reactor_handrolled/server.cpp, the same router and the
 //   same event handling (common/reactor_io.hpp: accept, read, flush,
 //   write, close), waiting instead with one wait per socket and a list of
 //   the ready ones; the diff between the two files is how events are
-//   waited for. Start reading at `loop`, then common/reactor_io.hpp.
+//   waited for. Start reading at `loop`, then `poll`, then
+//   common/reactor_io.hpp.
 
 #include "reactor_select/server.hpp"
 
@@ -125,7 +127,7 @@ class router : public reactor_io<router> {
     awaitable<void> loop() {
         for (;;) {
             std::vector<event> events{{event::accept}};
-            if (timer_at_) {
+            if (timer_set()) {
                 events.push_back({event::timeout});
             }
             for (const auto& [id, c] : conns_) {
@@ -159,11 +161,7 @@ class router : public reactor_io<router> {
                     break;
                 }
             }
-            last_ = events[winner];
-            begin_round();
-            handle(events[winner], errors[winner], sizes[winner]);
-            flush();
-            arm_timer();
+            poll(events[winner], errors[winner], sizes[winner]);
         }
     }
     // snippet-end
@@ -186,13 +184,17 @@ class router : public reactor_io<router> {
         if (e.what == event::write) {
             w.what = tcp::socket::wait_write;
         } else if (unsafe_race_) {
-            w.read_into = core_.read_buffer(e.id, read_size);
+            w.read_into = read_buffer(e.id);
         }
         return w;
     }
 
-    // snippet: reactor_select-handle
-    void handle(const event& e, const error_code& ec, std::size_t n) {
+    // snippet: reactor_select-poll
+    // The round: the one event that won, handled with plain access to the
+    // state, then every write it made due.
+    void poll(const event& e, const error_code& ec, std::size_t n) {
+        last_ = e;
+        begin_round();
         switch (e.what) {
             case event::accept:
                 backing_off_ = false;
@@ -204,19 +206,18 @@ class router : public reactor_io<router> {
             case event::read:
                 if (!unsafe_race_) {
                     read(e.id, conns_.at(e.id));
-                } else if (ec) {
-                    close(e.id, ec);
                 } else {
                     // The winner's bytes are in its parser already; those
                     // of every loser that read too are gone.
-                    core_.handle_input(e.id, n, now_);
+                    received(e.id, ec, n);
                 }
                 break;
             case event::write:
-                conns_.at(e.id).writing = false;
-                to_flush_.push_back(e.id);
+                resume_writing(e.id, conns_.at(e.id));
                 break;
         }
+        flush();
+        arm_timer();
     }
     // snippet-end
 
