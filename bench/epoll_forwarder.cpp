@@ -2,33 +2,30 @@
 // NOT a sixth variant.
 //
 // What it measures: what the reactors' work costs with nothing in the way:
-// no Asio in the loop, no coroutines, no locks. The routing is the project's
-// sans-I/O core, common::router_core, the very one the two reactors drive (ids,
-// parsing, output queues, drops, --max-frame, --max-pending, the write
-// deadline), so the line differs from them only in how it waits and does
-// I/O: the difference is what Asio costs. It is a reference, not a hard
-// limit: the reactors make the same recv and send calls per round, and
-// only add the epoll_ctl with which Asio re-arms each wait and some
-// epoll_waits (counted with perf stat), a few percent of the CPU time.
+// no Asio in the loop, no coroutines, no locks. The routing is the
+// project's sans-I/O core, common::router_core, the very one the two
+// reactors drive (ids, parsing, output queues, drops, --max-frame,
+// --max-pending, the write deadline), so the line differs from them only
+// in how it waits and does I/O: the difference is what Asio costs. It is
+// a reference, not a hard limit: the reactors make the same recv and send
+// calls per round, and only add the epoll_ctl with which Asio re-arms each
+// wait and some epoll_waits (docs/04-reactor-handrolled.md: their cost).
 //
 // Model: one thread, one epoll set. Sockets are edge-triggered for input;
 // each readable socket is read once (straight into its parser in the core)
 // and the core lends every complete frame to its destination, or queues a
 // copy; only when the whole batch of events has been handled is each
 // client with new output written, with one sendmsg(2) of all of it, from
-// the senders' buffers (the core's zero-copy path: see flush()). Batching
-// is the lever:
-// one write per 16-byte frame would cap this loop near a few hundred
-// thousand frames/s. A socket is watched for EPOLLOUT only while a short
-// write left output behind, so a drained write never wakes the loop. The
-// write deadline is one timerfd, set to the core's poll_timeout() when it
-// changes; the clock is read once per round, after epoll_wait.
+// the senders' buffers (common/router_core.hpp: why that is safe).
+// Batching is the lever: a write per frame costs a system call per frame
+// (docs/article-figures.md, "write per frame"). EPOLLOUT is watched only
+// while a short write left output behind. The write deadline is one
+// timerfd at the core's poll_timeout(); the clock is read once per round.
 //
-// It obeys docs/protocol.md like a variant: ids in accept order from 0, never
-// reused; frames to unknown ids dropped and counted; --max-frame closes the
-// sender; --max-pending and --write-timeout disconnect a slow consumer;
-// SIGINT/SIGTERM exit 0; EMFILE pauses accepting instead of spinning.
-#include <fcntl.h>
+// It obeys docs/protocol.md like a variant: ids in accept order from 0,
+// never reused; frames to unknown ids dropped and counted; --max-frame
+// closes the sender; --max-pending and --write-timeout disconnect a slow
+// consumer; SIGINT/SIGTERM exit 0; EMFILE pauses accepting, not spinning.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -43,15 +40,16 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/id.hpp"
 #include "common/log.hpp"
+#include "common/main.hpp"
 #include "common/net.hpp"
 #include "common/options.hpp"
 #include "common/router_core.hpp"
@@ -62,21 +60,32 @@ using common::client_id;
 using common::router_core;
 
 constexpr common::variant_info info{
-    "epoll_forwarder",
-    "the benchmarks' limit line: one thread, bare epoll, batched writes, "
-    "the reactors' router_core (not a variant)",
-    false,
-    true,
-    "",
-    ""};
+    .name = "epoll_forwarder",
+    .model =
+        "the benchmarks' limit line: one thread, bare epoll, batched "
+        "writes, the reactors' router_core (not a variant)",
+    .multi_threaded = false,
+    .queues = true,
+    .demo_flag = "",
+    .demo_help = "",
+};
 
 // epoll_event.data of what is not a client (a client's is its id).
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t signal_tag = listener_tag - 1;
 constexpr std::uint64_t timer_tag = listener_tag - 2;
 
-void say(const std::string& line) {
-    common::log("epoll_forwarder: ", line);
+// A system call the loop needs failed: main() prints why and exits 1.
+[[noreturn]] void fail(const std::string& what) {
+    throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+// epoll_ctl ADD or MOD; false (errno set) if the kernel refused.
+bool watch(int ep, int op, int fd, std::uint32_t events, std::uint64_t tag) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    return ::epoll_ctl(ep, op, fd, &ev) == 0;
 }
 
 // One client's socket; its input and output live in the core.
@@ -96,8 +105,8 @@ class forwarder {
                 o.write_timeout,
                 router_core::small_frame) {}
 
-    int open();
-    int run(int sigfd);
+    void open(int sigfd);
+    int run();
 
   private:
     void accept_all();
@@ -106,12 +115,13 @@ class forwarder {
     void write(client_id id, conn& c);
     void watch_out(client_id id, conn& c, bool on);
     void close_fd(client_id id, bool reset);
+    void abandon(client_id id, const char* what);
     void arm_timer();
     void expire();
 
     common::options opts_;
     router_core core_;
-    int lfd_ = -1, ep_ = -1, tfd_ = -1;
+    int lfd_ = -1, ep_ = -1, tfd_ = -1, sigfd_ = -1;
     bool accept_paused_ = false;
     router_core::time_point now_;                      // this round's time
     std::optional<router_core::time_point> timer_at_;  // the timerfd's
@@ -125,46 +135,36 @@ class forwarder {
 
 // Listens where --bind says, as a variant does (the same resolution:
 // common::bind_address, the forwarder's only use of Asio), and prints the
-// same ready line once it is set up; or says why not and returns 1.
-int forwarder::open() {
-    common::tcp::endpoint at;
-    try {
-        at = {common::bind_address(opts_), opts_.port};
-    } catch (const std::exception& e) {
-        std::cerr << "epoll_forwarder: " << e.what() << "\n";
-        return 1;
-    }
+// same ready line once it is set up; or throws why not.
+void forwarder::open(int sigfd) {
+    common::tcp::endpoint at{common::bind_address(opts_), opts_.port};
     lfd_ = ::socket(
         at.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     socklen_t len = socklen_t(at.capacity());
-    if (::bind(lfd_, at.data(), socklen_t(at.size())) != 0 ||
+    if (lfd_ < 0 ||
+        ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        ::bind(lfd_, at.data(), socklen_t(at.size())) != 0 ||
         ::listen(lfd_, SOMAXCONN) != 0 ||
         ::getsockname(lfd_, at.data(), &len) != 0) {
-        std::cerr << "epoll_forwarder: cannot listen on " << opts_.bind << ":"
-                  << opts_.port << ": " << std::strerror(errno) << "\n";
-        return 1;
+        fail("cannot listen on " + opts_.bind + ":" +
+             std::to_string(opts_.port));
     }
-    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = listener_tag;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &ev);
     // steady_clock is CLOCK_MONOTONIC: the core's instants are absolute
     // times of this timer.
     tfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    ev.data.u64 = timer_tag;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, tfd_, &ev);
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (tfd_ < 0 || ep_ < 0 ||
+        !watch(ep_, EPOLL_CTL_ADD, lfd_, EPOLLIN, listener_tag) ||
+        !watch(ep_, EPOLL_CTL_ADD, tfd_, EPOLLIN, timer_tag) ||
+        !watch(ep_, EPOLL_CTL_ADD, sigfd, EPOLLIN, signal_tag)) {
+        fail("setting up epoll");
+    }
+    sigfd_ = sigfd;
     std::cout << common::listening_line(at.address(), at.port()) << std::endl;
-    return 0;
 }
 
-int forwarder::run(int sigfd) {
-    epoll_event sev{};
-    sev.events = EPOLLIN;
-    sev.data.u64 = signal_tag;
-    ::epoll_ctl(ep_, EPOLL_CTL_ADD, sigfd, &sev);
+int forwarder::run() {
     std::vector<epoll_event> events(1024);
     for (;;) {
         // While accepting is paused (EMFILE), wake every 50 ms to retry.
@@ -173,8 +173,7 @@ int forwarder::run(int sigfd) {
         const int n =
             ::epoll_wait(ep_, events.data(), int(events.size()), timeout);
         if (n < 0 && errno != EINTR) {
-            say(std::string("epoll_wait: ") + std::strerror(errno));
-            return 1;
+            fail("epoll_wait");
         }
         now_ = router_core::clock::now();  // the round's one clock read
         // Those that used up their share last round take their turn after
@@ -182,23 +181,29 @@ int forwarder::run(int sigfd) {
         resume_.swap(unread_);
         if (accept_paused_) {
             accept_paused_ = false;
-            epoll_event ev{};
-            ev.events = EPOLLIN;
-            ev.data.u64 = listener_tag;
-            ::epoll_ctl(ep_, EPOLL_CTL_ADD, lfd_, &ev);
+            if (!watch(ep_, EPOLL_CTL_ADD, lfd_, EPOLLIN, listener_tag)) {
+                fail("epoll_ctl: resuming accepts");
+            }
         }
         for (int i = 0; i < n; ++i) {
             const std::uint64_t tag = events[i].data.u64;
             if (tag == listener_tag) {
                 accept_all();
             } else if (tag == signal_tag) {
-                say("signal, shutting down");
+                signalfd_siginfo si{};
+                if (::read(sigfd_, &si, sizeof si) != sizeof si) {
+                    fail("reading the signalfd");
+                }
+                common::log_stopping(info, int(si.ssi_signo));
                 core_.copies().report();  // for bench/compare
                 return 0;  // the kernel closes every socket at exit
             } else if (tag == timer_tag) {
+                // EAGAIN: re-armed since it fired, which is harmless.
                 std::uint64_t expirations;
-                [[maybe_unused]] auto r =
-                    ::read(tfd_, &expirations, sizeof expirations);
+                if (::read(tfd_, &expirations, sizeof expirations) < 0 &&
+                    errno != EAGAIN) {
+                    fail("reading the timerfd");
+                }
                 timer_at_.reset();  // fired: arm_timer() sets it again
                 expire();
             } else {
@@ -235,9 +240,12 @@ void forwarder::accept_all() {
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
                 errno == ENOMEM) {
-                say(std::string("accept: ") + std::strerror(errno) +
-                    ", pausing accepts");
-                ::epoll_ctl(ep_, EPOLL_CTL_DEL, lfd_, nullptr);
+                common::log("epoll_forwarder: accept: ",
+                            std::strerror(errno),
+                            ", pausing accepts");
+                if (::epoll_ctl(ep_, EPOLL_CTL_DEL, lfd_, nullptr) != 0) {
+                    fail("epoll_ctl: pausing accepts");
+                }
                 accept_paused_ = true;
             }
             return;  // EAGAIN, or an aborted connection: nothing to do
@@ -249,10 +257,10 @@ void forwarder::accept_all() {
             table_.resize(id + 1);
         }
         table_[id].fd = fd;
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-        ev.data.u64 = id;
-        ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+        if (!watch(
+                ep_, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLRDHUP | EPOLLET, id)) {
+            abandon(id, "epoll_ctl");  // it would never be read
+        }
     }
 }
 
@@ -263,9 +271,8 @@ void forwarder::on_readable(client_id id) {
     }
     // Edge-triggered: read until a short read proves the socket drained,
     // but at most once per round: a client that floods the server must not
-    // starve every other one, and its frames lent in this round stay in its
-    // buffer until flush() has written them (a second read would make the
-    // core copy them out first).
+    // starve every other one, and the core's zero-copy path needs it
+    // (common/router_core.hpp says why).
     for (int share = 0;; ++share) {
         if (share == 1) {
             c.unread = true;
@@ -296,16 +303,14 @@ void forwarder::on_readable(client_id id) {
     }
 }
 
-// The core's decisions, carried out: the clients it closed lose their
-// sockets (reset: what they did not read is discarded); every client with
-// new output, or whose socket can take more, gets one write of all of it.
-// Frames lent from a sender's buffer are written from it: each sender was
-// read at most once this round, and here the round ends with a write to
-// each of their destinations, after which the core has copied whatever a
-// socket did not take. So no buffer is read into while a frame in it is
-// lent (if one were, the core would copy the frame out first).
+// The core's decisions, carried out: its drops are logged; the clients it
+// closed are logged and lose their sockets (reset: what they did not read
+// is discarded); every client with new output, or whose socket can take
+// more, gets one write of all of it. Frames lent from a sender's buffer
+// are written from it: the round ending here is what makes that safe
+// (common/router_core.hpp).
 void forwarder::flush() {
-    core_.poll_close(closures_);
+    common::poll_close_and_log(core_, closures_);
     for (const auto& closed : closures_) {
         close_fd(closed.id, true);
     }
@@ -363,10 +368,19 @@ void forwarder::watch_out(client_id id, conn& c, bool on) {
         return;
     }
     c.watching_out = on;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
-    ev.data.u64 = id;
-    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+    const std::uint32_t events =
+        EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? EPOLLOUT : 0u);
+    if (!watch(ep_, EPOLL_CTL_MOD, c.fd, events, id)) {
+        abandon(id, "epoll_ctl");  // it would wait for output forever
+    }
+}
+
+// A client the loop cannot serve goes, as at EOF, with a line saying why.
+void forwarder::abandon(client_id id, const char* what) {
+    common::log(
+        "client ", id, ": ", what, ": ", std::strerror(errno), ", closing it");
+    core_.handle_disconnect(id);
+    close_fd(id, false);
 }
 
 void forwarder::close_fd(client_id id, bool reset) {
@@ -404,45 +418,31 @@ void forwarder::expire() {
 // After the round: the timerfd set to the core's earliest write deadline,
 // only when that instant changed (one system call, not one per round).
 void forwarder::arm_timer() {
-    const auto next = core_.poll_timeout();
-    if (next == timer_at_) {
+    if (!core_.update_timer(timer_at_)) {
         return;
     }
-    timer_at_ = next;
     itimerspec spec{};  // all zero: disarmed
-    if (next) {
+    if (timer_at_) {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            next->time_since_epoch())
+                            timer_at_->time_since_epoch())
                             .count();
         spec.it_value.tv_sec = ns / 1000000000;
         spec.it_value.tv_nsec = ns % 1000000000;
     }
-    ::timerfd_settime(tfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+    if (::timerfd_settime(tfd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+        fail("timerfd_settime");
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    auto parsed = common::parse_command_line(argc, argv, info);
-    if (!parsed.opts) {
-        std::cerr << info.name << ": " << parsed.error << "\n"
-                  << common::usage(info);
-        return 2;
-    }
-    if (parsed.opts->help) {
-        std::cout << common::usage(info);
-        return 0;
-    }
-    ::signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    ::sigprocmask(SIG_BLOCK, &set, nullptr);
-    const int sigfd = ::signalfd(-1, &set, SFD_CLOEXEC);
-    forwarder fwd(*parsed.opts);
-    if (int rc = fwd.open(); rc != 0) {
-        return rc;
-    }
-    return fwd.run(sigfd);
+    using common::signal_waiter;
+    return common::serve_main(
+        argc, argv, info, [](const common::options& opts, signal_waiter& s) {
+            ::signal(SIGPIPE, SIG_IGN);
+            forwarder fwd(opts);
+            fwd.open(s.descriptor());
+            return fwd.run();
+        });
 }

@@ -84,11 +84,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
         }
     }
     if (status == frame_parser::status::too_long) {
-        log("client ",
-            id,
-            ": frame longer than --max-frame (",
-            max_frame,
-            " bytes), closing it");
+        log_frame_too_long(id, max_frame);
     } else if (!is_normal_close(ec)) {
         log("client ", id, ": ", ec.message());
     }

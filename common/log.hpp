@@ -21,12 +21,30 @@ void log(const Args&... args) {
     write_log_line(os.str());
 }
 
+// The line every model writes when a client sends a frame longer than
+// --max-frame (docs/protocol.md, point 6), before closing that client.
+void log_frame_too_long(std::uint32_t id, std::size_t max_frame);
+
+// The line of the n-th drop: a frame from `from` to the unknown id `dest`.
+void log_drop(std::uint32_t dest, std::uint32_t from, std::uint64_t n);
+
 // Frames to unknown ids are dropped, counted and logged (docs/protocol.md,
 // point 5). A misbehaving client can drop millions, so only the first few
 // and then every 1000th are written out; the count stays exact.
 class drop_counter {
   public:
-    void dropped(std::uint32_t dest, std::uint32_t from);
+    // Counts one drop and logs it if its line is due.
+    void dropped(std::uint32_t dest, std::uint32_t from) {
+        if (const auto n = count_one(); line_due(n)) {
+            log_drop(dest, from, n);
+        }
+    }
+    // Counts one drop without logging it: the count so far.
+    std::uint64_t count_one() {
+        return count_.fetch_add(1, std::memory_order_relaxed) + 1;
+    }
+    // Whether the n-th drop gets a line: the first few, then every 1000th.
+    static bool line_due(std::uint64_t n) { return n <= 10 || n % 1000 == 0; }
     std::uint64_t count() const { return count_.load(); }
 
   private:

@@ -1,7 +1,10 @@
-// main() for every variant: parse the contract's command line, bind, print
-// the `listening on` line, serve until SIGINT or SIGTERM, stop cleanly.
+// main() for every variant, and the part of it the limit line shares
+// (bench/epoll_forwarder.cpp): parse the contract's command line, bind,
+// print the `listening on` line, serve until SIGINT or SIGTERM, stop
+// cleanly.
 #pragma once
 
+#include <exception>
 #include <iostream>
 
 #include "log.hpp"
@@ -12,43 +15,60 @@
 namespace common {
 
 // Blocks SIGINT and SIGTERM in the calling thread and every thread started
-// after it, so they can only be taken by `wait()`: no handler runs in the
-// middle of a server's thread, and a signal sent the moment the `listening
-// on` line is printed is not lost.
+// after it, so they can only be taken by `wait()` (or read from
+// `descriptor()`): no handler runs in the middle of a server's thread, and
+// a signal sent the moment the `listening on` line is printed is not lost.
 class signal_waiter {
   public:
     signal_waiter();
     int wait();  // returns the signal's number
+    // A signalfd for them, for a loop that waits in epoll instead of in
+    // wait(): readable while one is pending. Throws if it cannot be made.
+    int descriptor() const;
 };
 
-template <router_server Server>
-int run_main(int argc, char** argv) {
-    const auto& info = Server::info;
+// The line a server writes when a stop signal ends it.
+inline void log_stopping(const variant_info& info, int sig) {
+    log(info.name, ": signal ", sig, ", shutting down");
+}
+
+// What every main() does around serving: parse the command line (an error
+// is printed with the usage: exit status 2; --help prints the usage: 0),
+// block the stop signals, then return `serve(opts, signals)`. A setup
+// error it throws is printed as one line, with exit status 1 (not through
+// log(): printed even when quiet).
+template <class Serve>
+int serve_main(int argc, char** argv, const variant_info& info, Serve serve) {
     auto parsed = parse_command_line(argc, argv, info);
     if (!parsed.opts) {
         std::cerr << info.name << ": " << parsed.error << "\n" << usage(info);
         return 2;
     }
-    const options& opts = *parsed.opts;
-    if (opts.help) {
+    if (parsed.opts->help) {
         std::cout << usage(info);
         return 0;
     }
     try {
         signal_waiter signals;
-        Server server(opts);
-        server.start();
-        std::cout << listening_line(bind_address(opts), server.port())
-                  << std::endl;
-        const int sig = signals.wait();
-        log(info.name, ": signal ", sig, ", shutting down");
-        server.stop();
+        return serve(*parsed.opts, signals);
     } catch (const std::exception& e) {
-        // Not through log(): a setup error is printed even when quiet.
         std::cerr << info.name << ": " << e.what() << std::endl;
         return 1;
     }
-    return 0;
+}
+
+template <router_server Server>
+int run_main(int argc, char** argv) {
+    return serve_main(
+        argc, argv, Server::info, [](const options& opts, signal_waiter& s) {
+            Server server(opts);
+            server.start();
+            std::cout << listening_line(bind_address(opts), server.port())
+                      << std::endl;
+            log_stopping(Server::info, s.wait());
+            server.stop();
+            return 0;
+        });
 }
 
 }  // namespace common

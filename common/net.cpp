@@ -133,10 +133,10 @@ asio::awaitable<error_code> write_with_deadline(
         co_return ec;
     }
     // Most writes fit in the kernel's buffer at once: try that first,
-    // without a timer (with one for every write, a quick loadgen run, 8
-    // pairs of 16-byte frames, measured naive_mutex at about half its
-    // throughput). The socket's own non-blocking mode makes write_some
-    // return would_block rather than wait; its asynchronous operations are
+    // without a timer, for a timer set and cancelled around every write,
+    // and the wait on two operations, would cost more than a small write
+    // itself. The socket's own non-blocking mode makes write_some return
+    // would_block rather than wait; its asynchronous operations are
     // unaffected.
     error_code ec;
     if (!socket.non_blocking()) {

@@ -99,13 +99,11 @@ class reactor_io {
     // After the round: one timer for the core's earliest write deadline,
     // not one per client, set again only when that instant changed.
     void arm_timer() {
-        const auto next = core_.poll_timeout();
-        if (next == timer_at_) {
+        if (!core_.update_timer(timer_at_)) {
             return;
         }
-        timer_at_ = next;
-        if (next) {
-            deadline_timer_.expires_at(*next);  // cancels the pending wait
+        if (timer_at_) {
+            deadline_timer_.expires_at(*timer_at_);  // cancels the pending wait
             waiter().watch_timer();
         } else {
             deadline_timer_.cancel();
@@ -146,8 +144,17 @@ class reactor_io {
                 waiter().back_off();
                 return;
             }
+            // A blocking socket would stall the whole loop at its first
+            // read: one that cannot be set up is closed, and the client
+            // gets no id.
             socket.non_blocking(true, ec);
-            socket.set_option(tcp::no_delay(true), ec);
+            if (!ec) {
+                socket.set_option(tcp::no_delay(true), ec);
+            }
+            if (ec) {
+                log("accept: ", ec.message(), ", connection closed");
+                continue;
+            }
             const client_id id = core_.handle_connect(now_);  // queues the id
             waiter().watch_readable(
                 id, conns_.try_emplace(id, std::move(socket)).first->second);
@@ -206,24 +213,18 @@ class reactor_io {
     bool timer_set() const { return timer_at_.has_value(); }
 
     // snippet: reactor_io-flush
-    // The core's decisions, carried out: the clients it closed (protocol
-    // error, slow consumer, write deadline) lose their sockets; every
-    // client with new output, or whose socket can take the rest, gets one
-    // write of all of it, however many frames that is.
+    // The core's decisions, carried out: the drops it counted are logged;
+    // the clients it closed (protocol error, slow consumer, write
+    // deadline) are logged and lose their sockets; every client with new
+    // output, or whose socket can take the rest, gets one write of all of
+    // it, however many frames that is.
     //
     // Zero-copy: most of those frames are still in their senders' read
-    // buffers, lent by the core, and are written from there. That is safe
-    // because of how a round goes: each sender is read at most once (a
-    // busy one waits for the next round), and the round ends here, where
-    // every destination with lent frames is written to and the core
-    // copies whatever its socket did not take. So no read buffer is
-    // reused while a frame in it is lent. A second read from a sender
-    // before flush(), or a driver that put off its writes, would break
-    // that; the core then copies the lent frames out before the buffer is
-    // overwritten or freed (it "spills" them), so it stays correct and
-    // only loses the saving.
+    // buffers, lent by the core, and are written from there; this round's
+    // end is what makes that safe (common/router_core.hpp, "Why the
+    // drivers' zero-copy path is safe").
     void flush() {
-        core_.poll_close(closures_);
+        poll_close_and_log(core_, closures_);
         for (const auto& closed : closures_) {
             if (auto it = conns_.find(closed.id); it != conns_.end()) {
                 abort(it->second.socket);

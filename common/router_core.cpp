@@ -78,12 +78,7 @@ void router_core::route(client_id from, client& sender, time_point now) {
         deliver(from, sender, f, now);
     }
     if (status == frame_parser::status::too_long && !sender.closing) {
-        log("client ",
-            from,
-            ": frame longer than --max-frame (",
-            max_frame_,
-            " bytes), closing it");
-        close(from, sender, close_reason::protocol_error);
+        close(from, sender, close_reason::protocol_error, max_frame_);
     }
     for (const auto& c : closures_) {
         erase(c.id);
@@ -102,19 +97,16 @@ void router_core::deliver(client_id from,
                           time_point now) {
     auto it = clients_.find(f.dest);
     if (it == clients_.end() || it->second.closing) {
-        drops_.dropped(f.dest, from);
+        if (const auto n = drops_.count_one(); drop_counter::line_due(n)) {
+            dropped_.push_back({f.dest, from, n});
+        }
         return;
     }
     client& dest = it->second;
     const std::size_t copied = dest.out.size() - dest.out_begin;
     const std::size_t queued = dest.ref_bytes + copied;
     if (queued + f.message.size() > max_pending_) {
-        log("client ",
-            f.dest,
-            ": slow consumer, more than --max-pending (",
-            max_pending_,
-            " bytes) queued, closing it");
-        close(f.dest, dest, close_reason::slow_consumer);
+        close(f.dest, dest, close_reason::slow_consumer, max_pending_);
         return;
     }
     if (copied == 0 && f.message.size() >= lend_from_ &&
@@ -219,14 +211,17 @@ void router_core::start_deadline(client_id id, client& c, time_point now) {
     }
 }
 
-void router_core::close(client_id id, client& c, close_reason why) {
+void router_core::close(client_id id,
+                        client& c,
+                        close_reason why,
+                        std::uint64_t limit) {
     c.closing = true;
     c.refs.clear();
     c.ref_bytes = 0;
     c.out = {};
     c.out_begin = 0;
     c.deadline = none;
-    closures_.push_back({id, why});
+    closures_.push_back({id, why, limit});
 }
 
 std::span<const std::string_view> router_core::output_buffers(client_id id) {
@@ -321,12 +316,10 @@ void router_core::handle_timeout(time_point now) {
             std::push_heap(deadlines_.begin(), deadlines_.end(), later);
             continue;
         }
-        log("client ",
-            id,
-            ": took no output for --write-timeout (",
-            write_timeout_.count(),
-            " ms), closing it");
-        close(id, c, close_reason::write_timeout);
+        close(id,
+              c,
+              close_reason::write_timeout,
+              std::uint64_t(write_timeout_.count()));
         erase(id);
     }
 }
@@ -339,6 +332,11 @@ void router_core::poll_transmit(std::vector<client_id>& to_flush) {
 void router_core::poll_close(std::vector<closure>& out) {
     out.insert(out.end(), closures_.begin(), closures_.end());
     closures_.clear();
+}
+
+void router_core::poll_dropped(std::vector<dropped_frame>& out) {
+    out.insert(out.end(), dropped_.begin(), dropped_.end());
+    dropped_.clear();
 }
 
 std::optional<router_core::time_point> router_core::poll_timeout() const {

@@ -12,11 +12,14 @@
 // Decisions out: poll_transmit() (who has new output) and
 //                output_buffers(id) (what to write to it, gathered),
 //                poll_close() (whom to disconnect, and why),
+//                poll_dropped() (frames dropped, worth a log line),
 //                poll_timeout() (when to call handle_timeout() next),
 //                poll_expired() (who is past its write deadline).
 // Time is an argument: every event that can start, move or fire a write
 // deadline takes `now`, and the core never reads a clock, so a test or a
-// fuzzer drives time by hand. `now` must never go backwards.
+// fuzzer drives time by hand. `now` must never go backwards. Nor does it
+// log: the drivers write the lines of what poll_close() and
+// poll_dropped() hand them (poll_close_and_log() below).
 //
 // Guarantees (docs/protocol.md):
 //  - ids in accept order from 0, never reused; a client's id is the first
@@ -44,9 +47,17 @@
 // (read_buffer() or handle_input() for its sender, the sender leaving or
 // being closed) first has the frames still lent from it copied into their
 // destinations' queues (spilled): whatever the driver does, the core
-// never reads freed memory. A driver gets the zero-copy path by reading
-// each sender at most once between two writes of its destinations (see
-// common/reactor_io.hpp); one that does not is still correct, and copies.
+// never reads freed memory.
+//
+// Why the drivers' zero-copy path is safe, told here once for all of them
+// (common/reactor_io.hpp, bench/epoll_forwarder.cpp): a driver's round
+// reads each sender at most once (a busy one waits for the next round),
+// then ends with a write to every destination with lent frames, after
+// which the core has copied whatever its socket did not take. So no read
+// buffer is read into again while a frame in it is lent. A driver that
+// read a sender twice before writing, or put its writes off, would break
+// that; the core then spills the lent frames before the buffer is
+// overwritten or freed, so the driver stays correct and only copies.
 //
 // Not thread-safe, on purpose: one loop owns it and mutates it directly.
 #pragma once
@@ -80,13 +91,23 @@ class router_core {
     struct closure {
         client_id id;
         close_reason why;
+        // The limit it went past, for the driver's log line: max_frame or
+        // max_pending (bytes), or write_timeout (ms).
+        std::uint64_t limit;
+    };
+    // A frame to an unknown id that is worth a log line (drop_counter's
+    // rule): the count includes it.
+    struct dropped_frame {
+        client_id dest;
+        client_id from;
+        std::uint64_t count;
     };
 
     // What the drivers pass as lend_from: a frame shorter than this costs
     // less to copy than to hand the kernel as one more piece of a gathered
-    // write: the kernel walks each piece on its own, and a writev of 32
-    // lent 256-byte frames cost reactor_handrolled more CPU per message
-    // than one copy and one send.
+    // write. The kernel walks each piece of a writev on its own, a cost
+    // per piece, while the copied frames all go out as one piece, the
+    // queue, whose copy costs per byte.
     static constexpr std::size_t small_frame = 2048;
 
     // write_timeout zero: no write deadline, and poll_timeout() is always
@@ -151,9 +172,14 @@ class router_core {
     void poll_transmit(std::vector<client_id>& to_flush);
 
     // Clients the core has closed since the last call, appended to `out`.
-    // They have already left the table (and were logged): the driver only
-    // closes their sockets.
+    // They have already left the table: the driver logs them (see
+    // poll_close_and_log() below) and closes their sockets.
     void poll_close(std::vector<closure>& out);
+
+    // The drops since the last call that are worth a log line, appended to
+    // `out`, for the driver to log (poll_close_and_log() below); drops()
+    // counts them all.
+    void poll_dropped(std::vector<dropped_frame>& out);
 
     // When to call handle_timeout() next, or none: no client has a write
     // deadline. It may be earlier than needed (the deadlines are kept in a
@@ -161,6 +187,21 @@ class router_core {
     // cleared, or whose client left): such a wake-up finds nothing due
     // and is harmless. It is never later than the earliest deadline.
     std::optional<time_point> poll_timeout() const;
+
+    // For a driver's one timer at poll_timeout(), set again only when that
+    // instant changed (a system call when the earliest deadline moves, not
+    // one per round): `timer_at` is where the timer is set, none if it is
+    // not. False if that is still poll_timeout(); else true, and
+    // `timer_at` is moved there: the driver sets its timer to it, or
+    // disarms it if none.
+    bool update_timer(std::optional<time_point>& timer_at) const {
+        const auto next = poll_timeout();
+        if (next == timer_at) {
+            return false;
+        }
+        timer_at = next;
+        return true;
+    }
 
     // The clients whose write deadline is at or before `now`, appended to
     // `out`: those the next handle_timeout(now) closes. For a driver that
@@ -218,7 +259,7 @@ class router_core {
     void spill(client& dest, std::size_t written);
     void erase(client_id id);
     void start_deadline(client_id id, client& c, time_point now);
-    void close(client_id id, client& c, close_reason why);
+    void close(client_id id, client& c, close_reason why, std::uint64_t limit);
 
     std::size_t max_frame_;
     std::size_t max_pending_;
@@ -228,6 +269,7 @@ class router_core {
     std::unordered_map<client_id, client> clients_;
     std::vector<client_id> to_flush_;
     std::vector<closure> closures_;
+    std::vector<dropped_frame> dropped_;  // for poll_dropped()
     // A min-heap of (deadline, id), lazy: an entry is pushed only when a
     // client without one gets a deadline; moving or clearing a deadline
     // leaves the entry as it is, and handle_timeout() sorts it out when it
@@ -240,5 +282,13 @@ class router_core {
     drop_counter drops_;
     copy_counter copies_;
 };
+
+// What a driver calls for poll_close(): the closures appended to `out`, as
+// poll_close() does, and a line logged for each of them and for each drop
+// poll_dropped() has. The core does no I/O, so its drivers write these
+// lines, all with this (defined in log.cpp, beside the servers' other
+// lines).
+void poll_close_and_log(router_core& core,
+                        std::vector<router_core::closure>& out);
 
 }  // namespace common

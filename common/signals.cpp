@@ -1,5 +1,9 @@
 #include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+
+#include <cerrno>
+#include <system_error>
 
 #include "main.hpp"
 
@@ -26,6 +30,15 @@ int signal_waiter::wait() {
     while (sigwait(&set, &sig) != 0) {
     }
     return sig;
+}
+
+int signal_waiter::descriptor() const {
+    const sigset_t set = stop_signals();
+    const int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+    if (fd < 0) {
+        throw std::system_error(errno, std::generic_category(), "signalfd");
+    }
+    return fd;
 }
 
 }  // namespace common

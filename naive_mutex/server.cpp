@@ -150,11 +150,7 @@ class router {
                 co_await deliver(id, f);
             }
             if (status == frame_parser::status::too_long) {
-                log("client ",
-                    id,
-                    ": frame longer than --max-frame (",
-                    opts_.max_frame,
-                    " bytes), closing it");
+                log_frame_too_long(id, opts_.max_frame);
                 break;
             }
             if (opts_.demo && !ec) {

@@ -8,8 +8,6 @@ namespace loadgen {
 
 namespace {
 
-constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
-
 // The payload size that ends a MSG line ("MSG subj sid [reply] n"), or -1.
 long long msg_size(std::string_view line) {
     const auto sp = line.rfind(' ');
@@ -35,41 +33,9 @@ asio::awaitable<std::string> nats_protocol::handshake(tcp::socket& sock,
         hello += "SUB " + self.channel + " 1\r\n";
     }
     hello += "PING\r\n";
-    auto [ec, n] =
-        co_await asio::async_write(sock, asio::buffer(hello), as_tuple);
-    if (ec) {
-        co_return "nats handshake: " + ec.message();
-    }
-    std::string in, reply;
-    for (;;) {
-        char buf[4096];
-        auto [ec2, n2] =
-            co_await sock.async_read_some(asio::buffer(buf), as_tuple);
-        if (ec2) {
-            co_return "nats handshake: " + ec2.message();
-        }
-        in.append(buf, n2);
-        const char* p = in.data();
-        const char* end = p + in.size();
-        event e;
-        while (next(p, end, e, reply)) {
-            if (e.kind == event::server_error) {
-                co_return "nats: " + std::string(e.data);
-            }
-            if (e.kind == event::other && e.data == "PONG") {
-                co_return p == end ? "" : "nats: unexpected data";
-            }
-        }
-        in.erase(0, p - in.data());
-        if (!reply.empty()) {
-            auto [ec3, n3] =
-                co_await asio::async_write(sock, asio::buffer(reply), as_tuple);
-            if (ec3) {
-                co_return "nats handshake: " + ec3.message();
-            }
-            reply.clear();
-        }
-    }
+    co_return co_await greet(sock, std::move(hello), [](const event& e) {
+        return e.kind == event::other && e.data == "PONG";
+    });
 }
 
 void nats_protocol::begin_frame(std::string& out,

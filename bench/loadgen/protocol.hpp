@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -65,6 +66,16 @@ class protocol {
                       const char* end,
                       event& e,
                       std::string& reply) const = 0;
+
+  protected:
+    // The handshake of a text protocol (Redis, NATS): writes `hello`, then
+    // reads what the server sends, unit by unit through next() (answering
+    // what it asks), until an error or the unit `ready` accepts, which
+    // must be the last the server sent. Returns as handshake() does.
+    asio::awaitable<std::string> greet(
+        tcp::socket& sock,
+        std::string hello,
+        std::function<bool(const event&)> ready) const;
 };
 
 std::unique_ptr<protocol> make_protocol(protocol_kind kind);

@@ -8,15 +8,9 @@ namespace loadgen {
 
 namespace {
 
-constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
-
-// What the handshake waits for: the push confirming the subscription, or
-// (a client that only publishes) the answer to its PING.
-bool ready(const resp_value& v, bool subscribe) {
-    if (!subscribe) {
-        return true;
-    }
-    return v.type == '>' && v.count > 0 && v.parts[0] == "subscribe";
+// The kind of a push that is not a message ("subscribe"...), or empty.
+std::string_view push_kind(const resp_value& v) {
+    return v.type == '>' && v.count > 0 ? v.parts[0] : std::string_view();
 }
 
 }  // namespace
@@ -24,37 +18,15 @@ bool ready(const resp_value& v, bool subscribe) {
 asio::awaitable<std::string> redis_protocol::handshake(tcp::socket& sock,
                                                        address& self,
                                                        bool subscribe) const {
-    const std::string hello =
-        subscribe ? "HELLO 3\r\nSUBSCRIBE " + self.channel + "\r\n"
-                  : "PING\r\n";
-    auto [ec, n] =
-        co_await asio::async_write(sock, asio::buffer(hello), as_tuple);
-    if (ec) {
-        co_return "redis handshake: " + ec.message();
-    }
-    std::string in;
-    for (;;) {
-        char buf[4096];
-        auto [ec2, n2] =
-            co_await sock.async_read_some(asio::buffer(buf), as_tuple);
-        if (ec2) {
-            co_return "redis handshake: " + ec2.message();
-        }
-        in.append(buf, n2);
-        const char* p = in.data();
-        const char* end = p + in.size();
-        resp_value v;
-        while (const char* q = resp_parse(p, end, v)) {
-            p = q;
-            if (v.type == '-') {
-                co_return "redis: " + std::string(v.parts[0]);
-            }
-            if (ready(v, subscribe)) {
-                co_return p == end ? "" : "redis: unexpected data";
-            }
-        }
-        in.erase(0, p - in.data());
-    }
+    std::string hello = subscribe
+                            ? "HELLO 3\r\nSUBSCRIBE " + self.channel + "\r\n"
+                            : "PING\r\n";
+    // Ready at the push confirming the subscription, or (a client that
+    // only publishes) at the answer to its PING.
+    co_return co_await greet(
+        sock, std::move(hello), [subscribe](const event& e) {
+            return !subscribe || e.data == "subscribe";
+        });
 }
 
 void redis_protocol::begin_frame(std::string& out,
@@ -80,7 +52,7 @@ bool redis_protocol::next(const char*& p,
     } else if (v.type == '-' || v.type == '!') {
         e = {event::server_error, v.parts[0]};
     } else {
-        e = {event::other, {}};
+        e = {event::other, push_kind(v)};
     }
     return true;
 }
