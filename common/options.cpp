@@ -163,11 +163,13 @@ std::string usage(const variant_info& info) {
              ? "  --max-pending BYTES  output queued for one client before "
                "it is\n"
                "                       disconnected as a slow consumer "
-               "(default 8388608)\n"
+               "(default 8388608);\n"
+               "                       a client with nothing queued takes "
+               "one frame of any size\n"
              : "  --max-pending BYTES  accepted, but does not apply: this "
-               "model never\n"
-               "                       queues, it blocks (that is its "
-               "lesson)\n";
+               "model holds\n"
+               "                       no queue per client, its writer "
+               "blocks (that is its lesson)\n";
     u += "  --write-timeout MS   a client with output waiting that takes "
          "none of it\n"
          "                       for this long is disconnected as a slow "

@@ -48,4 +48,16 @@ parse_result parse_command_line(int argc,
 
 std::string usage(const variant_info& info);
 
+// The one rule of --max-pending, in every model that queues
+// (docs/protocol.md, "Command line"): it bounds a client's backlog, not a
+// frame. A client with nothing queued takes `adding` bytes however many,
+// so a frame within --max-frame always reaches a client that keeps up;
+// one with `queued` bytes waiting is a slow consumer once `adding` more
+// would take it past the limit.
+constexpr bool past_max_pending(std::size_t queued,
+                                std::size_t adding,
+                                std::size_t max_pending) {
+    return queued > 0 && queued + adding > max_pending;
+}
+
 }  // namespace common

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "options.hpp"
+
 namespace common {
 
 namespace {
@@ -105,7 +107,7 @@ void router_core::deliver(client_id from,
     client& dest = it->second;
     const std::size_t copied = dest.out.size() - dest.out_begin;
     const std::size_t queued = dest.ref_bytes + copied;
-    if (queued + f.message.size() > max_pending_) {
+    if (past_max_pending(queued, f.message.size(), max_pending_)) {
         close(f.dest, dest, close_reason::slow_consumer, max_pending_);
         return;
     }

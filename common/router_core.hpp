@@ -27,9 +27,11 @@
 //  - every complete frame of a read is routed before handle_input()
 //    returns, so a client that leaves after sending loses nothing it
 //    completed;
-//  - bounded memory: a client's queued output never exceeds max_pending
-//    (past it, the client is closed as a slow consumer and its output
-//    freed); its parser holds at most one partial frame plus one read;
+//  - bounded memory: a client's queued output never exceeds max_pending,
+//    or one frame if that alone is larger (common::past_max_pending: a
+//    client with nothing queued takes a frame of any size; past the limit,
+//    the client is closed as a slow consumer and its output freed); its
+//    parser holds at most one partial frame plus one read;
 //  - the write deadline (point 8): a client with output queued that takes
 //    none of it for write_timeout is closed by the first handle_timeout()
 //    at or after that instant, and its output freed; one that takes some,

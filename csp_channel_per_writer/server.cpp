@@ -135,10 +135,7 @@ class router {
         }
         peer& dest = *it->second;
         const std::size_t size = p.bytes.size();
-        // --max-pending bounds a backlog, not a frame: an idle client takes
-        // a parcel of any size.
-        if (const auto queued = dest.queued.load();
-            queued > 0 && queued + size > opts_.max_pending) {
+        if (past_max_pending(dest.queued.load(), size, opts_.max_pending)) {
             log("client ", p.dest, ": past --max-pending: a slow consumer");
             disconnect(it->second);
             table.erase(it);

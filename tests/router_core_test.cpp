@@ -166,6 +166,23 @@ TEST_CASE("a slow consumer is closed past max_pending, others carry on",
     CHECK(core.drops() == 1);
 }
 
+TEST_CASE("max_pending bounds a backlog, not a frame", "[router_core]") {
+    router_core core(100, 16);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    // 51 bytes to a client with nothing queued: taken, though past 16.
+    const std::string fifty(50, 'f');
+    core.handle_input(a, frame_bytes(b, fifty), t0);
+    CHECK(closures(core).empty());
+    // With those still queued, one byte more is past the limit.
+    core.handle_input(a, frame_bytes(b, ""), t0);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == b);
+    CHECK(closed[0].why == reason::slow_consumer);
+}
+
 TEST_CASE("a client that floods itself is closed safely mid-read",
           "[router_core]") {
     router_core core(100, 32);
