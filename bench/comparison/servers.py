@@ -127,7 +127,9 @@ def raise_fd_limit(needed):
 class Server:
     """One server process, started fresh for each measured run."""
 
-    def __init__(self, name, args, cell=None):
+    def __init__(self, name, args, cell=None, bin_dir=None):
+        """bin_dir: where the router's binary is (default build/bin; the
+        peers' come from the system)."""
         self.name = name
         # Its stderr, this run's only: truncated at each start, so the file
         # never holds more than one run's output.
@@ -139,7 +141,8 @@ class Server:
                 stdout=subprocess.DEVNULL, stderr=self.log)
             wait_for_port(self.port, self.proc, PEER_BINARY[name])
             return
-        exe = os.path.join(BIN, "epoll_forwarder" if name == LIMIT else name)
+        exe = os.path.join(bin_dir or BIN,
+                           "epoll_forwarder" if name == LIMIT else name)
         cmd = [exe, "--port", "0", "--max-pending", str(args.max_pending)]
         if cell and cell.get("write_timeout"):
             cmd += ["--write-timeout", str(cell["write_timeout"])]
