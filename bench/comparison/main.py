@@ -6,7 +6,7 @@ import os
 import subprocess
 import time
 
-from . import charts, options, servers as srv, summary
+from . import against, charts, options, servers as srv, summary
 from .common import BUILD, ROOT, VARIANTS, say
 from .findings import targets
 from .models import per_model
@@ -22,6 +22,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     if args.replot:
         return replot(args)
+    if args.against:
+        if not args.no_build:
+            srv.build([v for v in args.wanted if v in VARIANTS])
+        fresh_log_dir(args)
+        return against.run(args)
     started = time.monotonic()
     load_before = summary.load_average()
     if not args.no_build:

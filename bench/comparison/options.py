@@ -39,6 +39,16 @@ def parser():
                     help="record with perf where each server's CPU time "
                     "goes, at 8 pairs x 64 B (default: yes, but not with "
                     "--quick)")
+    ap.add_argument("--syscalls", action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="count each server's system calls per message "
+                    "by kind, in one more run per cell (perf stat; "
+                    "default: yes)")
+    ap.add_argument("--against", metavar="REV[,REV...]",
+                    help="before/after: build the servers at each REV and "
+                    "run them interleaved with this tree's; writes "
+                    "OUT/against.md and against.json (--quick: 2 cells, "
+                    "3 repetitions)")
     ap.add_argument("--out", help="directory for results.md and charts")
     ap.add_argument("--replot", action="store_true",
                     help="only rebuild results.md and the charts from "
@@ -63,8 +73,9 @@ def parse(argv=None):
     args.given = dict(reps=args.reps, warmup=args.warmup,
                       stall_after=args.stall_after, profile=args.profile)
     set_quick(args, args.quick)
-    args.out = args.out or os.path.join(
-        ROOT, "build/bench-quick" if args.quick else "docs")
+    default_out = ("build/bench-against" if args.against
+                   else "build/bench-quick" if args.quick else "docs")
+    args.out = args.out or os.path.join(ROOT, default_out)
     args.retried = 0
     args.wanted = wanted(args)
     unknown = [v for v in args.wanted if v not in VARIANTS + [LIMIT] + PEERS]

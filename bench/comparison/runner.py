@@ -45,14 +45,17 @@ def run_all(args, servers, cells):
     return raw, sum(retried_by.values())
 
 
-def quietest(name, cell, args, budget, retried_by):
+def quietest(name, cell, args, budget, retried_by, bin_dir=None,
+             who=None):
     """One cell's run. A run during which other processes took more than
     --max-contention of a core is run again (up to TRIES tries, within the
-    server's budget), keeping the quietest try."""
+    budget of retried_by[who], the server's by default), keeping the
+    quietest try. bin_dir: where the server's binary is."""
+    who = name if who is None else who
     best = None
     for attempt in range(TRIES):
         try:
-            r = run_cell(name, cell, args)
+            r = run_cell(name, cell, args, bin_dir)
         except RuntimeError as e:
             r = failed(e)
         if best is None or (r.get("others_cores", 0)
@@ -60,9 +63,9 @@ def quietest(name, cell, args, budget, retried_by):
             best = r
         if (attempt + 1 == TRIES
                 or best.get("others_cores", 0) <= args.max_contention
-                or retried_by[name] >= budget):
+                or retried_by[who] >= budget):
             break
-        retried_by[name] += 1
+        retried_by[who] += 1
         say(f"      ({name} {cell_key(cell)}: other processes took "
             f"{r.get('others_cores', 0):.2f} of a core; running it again)")
     best["attempts"] = attempt + 1

@@ -30,9 +30,10 @@ def loadgen_command(name, cell, args, server):
     return cmd
 
 
-def run_cell(name, cell, args):
-    """One measured run: loadgen's JSON, plus what the server said."""
-    server = Server(name, args, cell)
+def run_cell(name, cell, args, bin_dir=None):
+    """One measured run: loadgen's JSON, plus what the server said.
+    bin_dir: where the server's binary is (default build/bin)."""
+    server = Server(name, args, cell, bin_dir)
     cmd = loadgen_command(name, cell, args, server)
     try:
         # loadgen has its own hard deadline; this one only guards against a

@@ -33,6 +33,8 @@ KINDS = ["epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
          "futex", "timerfd_settime", "accept4", "sched_yield", "nanosleep"]
 OTHER, TOTAL = "other", "total"
 ACK_WAIT = 5.0      # seconds perf may take to answer a control command
+# What a counting run that fails raises: it is then n/a, never fatal.
+FAILURES = (RuntimeError, OSError, ValueError, subprocess.SubprocessError)
 
 
 def events_dir():
@@ -203,8 +205,7 @@ def count_cells(args, servers, cells, bin_dirs=None):
                 total = out[(name, key)]["per_1000"][TOTAL]
                 say(f"      system calls: {name:24} {key:22} "
                     f"{total:8.1f} per 1000 messages")
-            except (RuntimeError, OSError, ValueError,
-                    subprocess.SubprocessError) as e:
+            except FAILURES as e:
                 out[(name, key)] = {"failed": str(e)}
                 say(f"      system calls: {name} {key}: n/a ({e})")
     return {"kinds": kinds, "cells": out}
