@@ -10,11 +10,12 @@ from . import against, charts, options, servers as srv, summary
 from .common import BUILD, ROOT, VARIANTS, say
 from .findings import targets
 from .models import per_model
-from .plan import as_measured, cap_idle, idle_counts, plan
+from .plan import as_measured, cap_idle, idle_counts, plan, thr_cells
 from .profile import run_profiles
 from .report import write_report
 from .runner import run_all
 from .runs import parser_bench
+from .syscalls import count_cells
 
 
 def main(argv=None):
@@ -37,11 +38,14 @@ def main(argv=None):
     cap_idle(cells)
     raw, args.retried = run_all(args, servers, cells)
     s = summary.summarise(raw)
+    calls = (count_cells(args, servers, thr_cells(cells)) if args.syscalls
+             else {"skipped": "--no-syscalls"})
     prof = run_profiles(args, servers)
     micro = run_parser_bench(args)
     info = summary.machine()
     info["load_before"] = load_before
-    drew = write_outputs(args, servers, s, micro, info, cells, prof, raw)
+    drew = write_outputs(args, servers, s, micro, info, cells, prof, calls,
+                         raw)
     say(f"wrote {os.path.relpath(args.out, ROOT)}/results.md"
         + (" and charts" if drew else "")
         + f" in {time.monotonic() - started:.0f} s")
@@ -65,15 +69,18 @@ def run_parser_bench(args):
         return None
 
 
-def write_outputs(args, servers, s, micro, info, cells, prof, raw=None):
+def write_outputs(args, servers, s, micro, info, cells, prof, calls,
+                  raw=None):
     """results.md, results.json (unless replotting: raw is None) and the
     charts; returns whether the charts were drawn. prof: the profiles
-    (None: results.json has none)."""
+    (None: results.json has none); calls: the system call counts
+    (syscalls.count_cells)."""
     with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(write_report(args, servers, s, micro, info, cells, prof))
+        f.write(write_report(args, servers, s, micro, info, cells, prof,
+                             calls))
     if raw is not None:
         extra = {"per_model": per_model(servers, s, idle_counts(cells)),
-                 "profile": prof}
+                 "profile": prof, "syscalls": summary.calls_to_json(calls)}
         summary.save(os.path.join(args.out, "results.json"),
                      args, raw, s, micro, info, extra)
     if not charts.available():
@@ -89,6 +96,6 @@ def replot(args):
     args.reps, args.retried = saved.reps, saved.retried
     cells = as_measured(plan(args), [k for _, k in saved.s])
     drew = write_outputs(args, saved.servers, saved.s, saved.micro,
-                         saved.info, cells, saved.profile)
+                         saved.info, cells, saved.profile, saved.calls)
     say(f"rebuilt results.md{' and the charts' if drew else ''} "
         f"in {args.out}")

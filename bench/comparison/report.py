@@ -1,5 +1,7 @@
 """results.md: one function per section, each returning its lines."""
 
+import os
+
 from .common import (LABEL, LIMIT, NATS, REDIS, VARIANTS, fmt, gb, kb_mb,
                      label, med, mostly, ratio)
 from .findings import findings, targets
@@ -7,20 +9,26 @@ from .models import (copies, copies_text, copy_sentence, idle_kib,
                      idle_sentence)
 from .profile import CATEGORIES, OTHER_K, OTHER_U
 from .plan import idle_counts, thr_cells
+from .syscalls import OTHER, TOTAL
+
+# The cells whose system calls are tabled by kind (if counted).
+CALL_CELLS = ["throughput/8x16", "throughput/64x16"]
 
 
-def write_report(args, servers, s, micro, info, cells, prof):
+def write_report(args, servers, s, micro, info, cells, prof, calls):
     lines = (header(args, servers, s, info)
              + ["## Targets of this round\n", targets(args, servers, s, cells)]
              + ["\n## What this run shows\n",
                 findings(args, servers, s, cells)]
-             + throughput_section(args, servers, s, cells)
+             + throughput_section(args, servers, s, cells, calls)
+             + syscalls_section(servers, calls)
              + latency_section(args, servers, s)
              + idle_section(servers, s, cells)
              + idle_memory_section(servers, s, cells)
              + copies_section(servers, s)
              + profile_section(prof)
              + parser_section(micro)
+             + against_section(args.out)
              + anomalies_section(args, s))
     return "\n".join(lines) + "\n"
 
@@ -72,15 +80,24 @@ def header(args, servers, s, info):
     return L
 
 
-def throughput_cell(r):
+def throughput_cell(r, per_1000, with_calls):
+    """with_calls: whether the run counted system calls at all."""
     if not r:
         return "n/a"
     flag = " (stalled)" if mostly(r["stalled"], r["runs"]) else ""
+    calls = (f", {fmt((per_1000 or {}).get(TOTAL), 0)} calls"
+             if with_calls else "")
     return (f"{fmt(r['msgs_per_s'])}/s, {fmt(r['mb_per_s'], 1)} MB/s, "
-            f"{fmt(r['cpu_us_per_msg'], 2)} us{flag}")
+            f"{fmt(r['cpu_us_per_msg'], 2)} us{calls}{flag}")
 
 
-def throughput_section(args, servers, s, cells):
+def counted(calls, name, key):
+    """The system calls per 1000 messages of a server in a cell, by kind;
+    None if not counted."""
+    return calls.get("cells", {}).get((name, key), {}).get("per_1000")
+
+
+def throughput_section(args, servers, s, cells, calls):
     styles = "The limit line is dashed, Redis dotted"
     if NATS in servers:
         styles += ", NATS dash-dotted"
@@ -89,7 +106,10 @@ def throughput_section(args, servers, s, cells):
          f"partner. {styles}.\n",
          "![throughput](throughput.png)\n",
          "Each cell: messages/s, MB/s of payload, server CPU time per "
-         "message (the median of each).\n"]
+         "message (the median of each)"
+         + (", and the server's system calls per 1000 messages (counted "
+            "in one more run: see below)" if "cells" in calls else "")
+         + ".\n"]
     sizes = sorted({c["size"] for c in thr_cells(cells)})
     pair_counts = sorted({c["pairs"] for c in thr_cells(cells)})
     for size in sizes:
@@ -98,11 +118,40 @@ def throughput_section(args, servers, s, cells):
             f"{p} pair{'s' if p > 1 else ''}" for p in pair_counts) + " |")
         L.append("|---|" + "---:|" * len(pair_counts))
         for name in servers:
-            cols = [throughput_cell(s.get((name, f"throughput/{p}x{size}")))
-                    for p in pair_counts]
+            keys = [f"throughput/{p}x{size}" for p in pair_counts]
+            cols = [throughput_cell(s.get((name, k)),
+                                    counted(calls, name, k),
+                                    "cells" in calls) for k in keys]
             L.append(f"| {label(name)} | " + " | ".join(cols) + " |")
         if size != sizes[-1]:
             L.append("")
+    return L
+
+
+def syscalls_section(servers, calls):
+    L = ["\n### System calls per 1000 messages, by kind\n",
+         "Counted in one more run of each cell per server (not among the "
+         "timed runs: tracing slows the server), by `perf stat` on the "
+         "syscall tracepoints (`syscalls:sys_enter_*`; *other* is every "
+         "call not named, from `raw_syscalls:sys_enter`), over the load "
+         "generator's measured window only.\n"]
+    if "cells" not in calls:
+        why = calls.get("skipped", "not counted")
+        return L + [f"Not measured in this run: {why.rstrip('.')}.\n"]
+    for key in [k for k in CALL_CELLS if any(
+            counted(calls, n, k) for n in servers)]:
+        rows = {n: counted(calls, n, key) for n in servers}
+        kinds = [k for k in calls["kinds"]
+                 if any(r and r.get(k, 0) >= 0.05 for r in rows.values())]
+        kinds += [OTHER, TOTAL]
+        pairs, size = key.split("/")[1].split("x")
+        L += [f"**{pairs} pairs x {size} B**\n",
+              "| server | " + " | ".join(kinds) + " |",
+              "|---|" + "---:|" * len(kinds)]
+        for name, r in rows.items():
+            cols = [fmt(r.get(k) if r else None, 1) for k in kinds]
+            L.append(f"| {label(name)} | " + " | ".join(cols) + " |")
+        L.append("")
     return L
 
 
@@ -330,6 +379,21 @@ def parser_section(micro):
         L.append(f"| {size} | {fmt(gb(p), 2)} | {fmt(gb(m), 2)} | "
                  f"{fmt(gb(mm), 2)} | {fmt(ratio(p, mm), 2, 'x')} |")
     return L
+
+
+def against_section(out):
+    """OUT/against.md (bench/compare --against), if there is one, as a
+    section: its title dropped, its headings one level down."""
+    path = os.path.join(out, "against.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().rstrip("\n").splitlines()
+    body = [("#" + ln if ln.startswith("## ") else ln) for ln in lines
+            if not ln.startswith("# ")]
+    while body and not body[0].strip():
+        body.pop(0)
+    return ["\n## Before and after (`against.md`)\n"] + body
 
 
 def anomalies_section(args, s):

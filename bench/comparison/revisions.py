@@ -96,7 +96,6 @@ class temporary_worktree:
                        cwd=ROOT, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         shutil.rmtree(self.path, ignore_errors=True)
-        subprocess.run(["git", "worktree", "prune"], cwd=ROOT)
         for sig, handler in self.saved.items():
             signal.signal(sig, handler)
         return False

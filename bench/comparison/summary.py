@@ -116,6 +116,24 @@ class Saved:
         self.micro = ({int(k): v for k, v in micro.items()}
                       if micro else micro)
         self.profile = saved.get("profile")   # absent before profiles
+        self.calls = calls_from_json(saved.get("syscalls"))
         # Each re-run shows in its run's attempts.
         self.retried = sum(r.get("attempts", 1) - 1
                            for runs in saved["runs"].values() for r in runs)
+
+
+def calls_to_json(calls):
+    """syscalls.count_cells's figures with "server cell" keys."""
+    if "cells" not in calls:
+        return calls
+    return dict(calls, cells={" ".join(k): v
+                              for k, v in calls["cells"].items()})
+
+
+def calls_from_json(saved):
+    if saved is None:
+        return {"skipped": "results.json holds no system call counts"}
+    if "cells" not in saved:
+        return saved
+    return dict(saved, cells={tuple(k.split(" ", 1)): v
+                              for k, v in saved["cells"].items()})

@@ -73,8 +73,10 @@ def probe():
 
 
 def events(kinds):
-    return ",".join([f"syscalls:sys_enter_{k}" for k in kinds]
-                    + ["raw_syscalls:sys_enter"])
+    """One group: its counters go on and off together, so that "other"
+    (the total less the kinds named) is exact."""
+    return "{" + ",".join([f"syscalls:sys_enter_{k}" for k in kinds]
+                          + ["raw_syscalls:sys_enter"]) + "}"
 
 
 def parse_counts(text, kinds):
