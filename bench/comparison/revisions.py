@@ -88,7 +88,11 @@ class temporary_worktree:
     def __enter__(self):
         self.saved = {sig: signal.signal(sig, leave)
                       for sig in (signal.SIGTERM, signal.SIGHUP)}
-        git("worktree", "add", "--detach", self.path, self.commit)
+        try:
+            git("worktree", "add", "--detach", self.path, self.commit)
+        except BaseException:
+            self.__exit__()
+            raise
         return self.path
 
     def __exit__(self, *exc):
@@ -105,15 +109,33 @@ def leave(signum, _frame):
     raise SystemExit(128 + signum)
 
 
+def step(cmd, cwd):
+    """Runs a build step in a process group of its own, which is ended if
+    this process is interrupted (a compiler left running would write into
+    the removed worktree); returns (exit status, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, start_new_session=True,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        err = proc.communicate()[1]
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+        raise
+    return proc.returncode, err.decode(errors="replace")
+
+
 def compile_servers(revision, tree, wanted):
     """Configures the revision's tree with its default preset and builds
     its servers; copies them to revision.bin_dir."""
     present = [v for v in VARIANTS
                if os.path.exists(os.path.join(tree, v, "CMakeLists.txt"))]
     say(f"{revision.label}: configuring ({revision.subject[:60]})...")
-    subprocess.run(["cmake", "--preset", "default",
-                    "-DROUTER_VARIANTS=" + ";".join(present)],
-                   cwd=tree, check=True, stdout=subprocess.DEVNULL)
+    status, err = step(["cmake", "--preset", "default",
+                        "-DROUTER_VARIANTS=" + ";".join(present)], tree)
+    if status != 0:
+        raise SystemExit(f"bench/compare: {revision.label} does not "
+                         f"configure: {err.strip()[-500:]}")
     build_dir = os.path.join(tree, "build")
     targets = [BINARY.get(n, n) for n in wanted
                if n in present or n == LIMIT]
@@ -124,18 +146,16 @@ def compile_servers(revision, tree, wanted):
     say(f"{revision.label}: building {', '.join(targets)} (a few minutes; "
         f"kept in {os.path.relpath(revision.bin_dir, ROOT)})...")
     os.makedirs(revision.bin_dir, exist_ok=True)
-    together = subprocess.run(["cmake", "--build", build_dir, "--target",
-                               *targets], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0
+    together = step(["cmake", "--build", build_dir, "--target", *targets],
+                    tree)[0] == 0
     for target in targets:
         # One target at a time if they failed together: one that does not
         # build at an old revision does not stop the others.
-        r = None if together else subprocess.run(
-            ["cmake", "--build", build_dir, "--target", target],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        status, err = (0, "") if together else step(
+            ["cmake", "--build", build_dir, "--target", target], tree)
         exe = os.path.join(build_dir, "bin", target)
-        if os.path.exists(exe) and (r is None or r.returncode == 0):
+        if status == 0 and os.path.exists(exe):
             shutil.copy2(exe, revision.bin_dir)
         else:
-            why = r.stderr.decode(errors="replace").strip()[-300:] if r else ""
-            say(f"{revision.label}: {target} did not build: {why}")
+            say(f"{revision.label}: {target} did not build: "
+                + err.strip()[-300:])
