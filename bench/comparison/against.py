@@ -24,27 +24,24 @@ from .runs import short
 # (pairs, payload bytes): 8 x 64 B is the cell the profile records.
 QUICK_CELLS = [(8, 64), (64, 16)]
 FULL_CELLS = [(1, 16), (8, 16), (8, 64), (64, 16), (64, 4096)]
-QUICK_REPS, FULL_REPS = 3, 5
 QUICK_DURATION = 1.0
 NOW = "now"
 FIGURES = {"cpu_us_per_msg": lambda r: r["server"]["cpu_us_per_msg"],
            "msgs_per_s": lambda r: r["msgs_per_s"]}
 
 
-def cells_of(args):
-    pairs_sizes = QUICK_CELLS if args.quick else FULL_CELLS
-    duration = QUICK_DURATION if args.quick else args.duration
+def cells_of(config):
+    pairs_sizes = QUICK_CELLS if config.quick else FULL_CELLS
+    duration = QUICK_DURATION if config.quick else config.duration
     return [{"kind": "throughput", "pairs": p, "size": z,
              "duration": duration} for p, z in pairs_sizes]
 
 
-def run(args):
+def run(config):
     """The whole --against job."""
     started = time.monotonic()
-    if args.given["reps"] is None:
-        args.reps = QUICK_REPS if args.quick else FULL_REPS
-    wanted = [n for n in args.wanted if n in VARIANTS + [LIMIT]]
-    revisions = [Revision(rev) for rev in args.against.split(",")]
+    wanted = [n for n in config.wanted if n in VARIANTS + [LIMIT]]
+    revisions = [Revision(rev) for rev in config.against.split(",")]
     for revision in revisions:
         build(revision, wanted)
     sides = {NOW: None, **{r.label: r.bin_dir for r in revisions}}
@@ -52,52 +49,52 @@ def run(args):
                               if name in r.servers(wanted)]
                for name in wanted}
     servers = {name: s for name, s in servers.items() if len(s) > 1}
-    cells = cells_of(args)
+    cells = cells_of(config)
     load_before = summary.load_average()
-    runs = run_interleaved(args, servers, sides, cells)
-    counts = count_syscalls(args, servers, sides, cells)
+    runs = run_interleaved(config, servers, sides, cells)
+    counts = count_syscalls(config, servers, sides, cells)
     info = dict(summary.machine(), load_before=load_before)
-    result = {"machine": info, "quick": args.quick, "reps": args.reps,
+    result = {"machine": info, "quick": config.quick, "reps": config.reps,
               "now": working_tree(),
               "revisions": {r.label: r.as_json() for r in revisions},
               "cells": [cell_key(c) for c in cells],
               "servers": servers,
               "runs": {" ".join(k): v for k, v in runs.items()},
               "syscalls": counts}
-    with open(os.path.join(args.out, "against.json"), "w") as f:
+    with open(os.path.join(config.out, "against.json"), "w") as f:
         json.dump(result, f, indent=1)
-    text = report(result, command(args))
-    with open(os.path.join(args.out, "against.md"), "w") as f:
+    text = report(result, command(config))
+    with open(os.path.join(config.out, "against.md"), "w") as f:
         f.write(text)
     say(text)
-    say(f"wrote {os.path.relpath(args.out, ROOT)}/against.md and "
+    say(f"wrote {os.path.relpath(config.out, ROOT)}/against.md and "
         f"against.json in {time.monotonic() - started:.0f} s")
 
 
-def command(args):
-    return ("bench/compare --against " + args.against
-            + (" --quick" if args.quick else "")
-            + (f" --reps {args.reps}" if args.given["reps"] else ""))
+def command(config):
+    return ("bench/compare --against " + config.against
+            + (" --quick" if config.quick else "")
+            + (f" --reps {config.reps}" if config.given["reps"] else ""))
 
 
-def run_interleaved(args, servers, sides, cells):
+def run_interleaved(config, servers, sides, cells):
     """{(server, cell key, side): [run of each repetition]}."""
     jobs = []
-    for rep in range(args.reps):
+    for rep in range(config.reps):
         for cell in cells:
             for name, names in servers.items():
                 order = names if rep % 2 == 0 else names[::-1]
                 jobs += [(rep, cell, name, side) for side in order]
-    say(f"{len(servers)} servers x {len(cells)} cells x {args.reps} "
+    say(f"{len(servers)} servers x {len(cells)} cells x {config.reps} "
         f"repetitions, now and then: {len(jobs)} runs")
-    budget = 0 if args.quick else int(len(cells) * args.reps
-                                      * args.retry_budget)
+    budget = 0 if config.quick else int(len(cells) * config.reps
+                                      * config.retry_budget)
     retried_by = {(n, s): 0 for n, names in servers.items() for s in names}
     runs = {}
     started = time.monotonic()
     for n, (rep, cell, name, side) in enumerate(jobs, 1):
         key = cell_key(cell)
-        r = quietest(name, cell, args, budget, retried_by,
+        r = quietest(name, cell, config, budget, retried_by,
                      bin_dir=sides[side], who=(name, side))
         runs.setdefault((name, key, side), []).append(r)
         say(f"[{n:3}/{len(jobs)}] {name:22} {key:20} {side:18} rep "
@@ -105,10 +102,10 @@ def run_interleaved(args, servers, sides, cells):
     return runs
 
 
-def count_syscalls(args, servers, sides, cells):
+def count_syscalls(config, servers, sides, cells):
     """{"server cell side": {"per_1000": ...} or {"failed": why}}, or
     {"skipped": why}."""
-    if not args.syscalls:
+    if not config.syscalls:
         return {"skipped": "--no-syscalls"}
     kinds, why = syscalls.probe()
     if kinds is None:
@@ -120,7 +117,7 @@ def count_syscalls(args, servers, sides, cells):
             for side in names:
                 key = f"{name} {cell_key(cell)} {side}"
                 try:
-                    out[key] = syscalls.count_run(name, cell, args, kinds,
+                    out[key] = syscalls.count_run(name, cell, config, kinds,
                                                   sides[side])
                     say(f"      system calls: {key}: "
                         f"{out[key]['per_1000']['total']:.1f} per 1000 "

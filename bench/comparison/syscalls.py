@@ -141,11 +141,11 @@ class Control:
                 os.close(fd)
 
 
-def count_run(name, cell, args, kinds, bin_dir=None):
+def count_run(name, cell, config, kinds, bin_dir=None):
     """One run of the cell with the server's system calls counted over the
     measured window: {"per_1000": {kind: calls per 1000 messages},
     "delivered": messages}."""
-    server = Server(name, args, cell, bin_dir)
+    server = Server(name, config, cell, bin_dir)
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "counts")
         perf = control = None
@@ -157,7 +157,7 @@ def count_run(name, cell, args, kinds, bin_dir=None):
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             control = Control(folder, perf)
             control.connect()
-            run = relay_window(name, cell, args, server, control)
+            run = relay_window(name, cell, config, server, control)
         finally:
             if control:
                 control.close()
@@ -174,10 +174,10 @@ def count_run(name, cell, args, kinds, bin_dir=None):
             "per_1000": {k: v * 1000 / delivered for k, v in counts.items()}}
 
 
-def relay_window(name, cell, args, server, control):
+def relay_window(name, cell, config, server, control):
     """Runs loadgen, turning perf's counters on and off with its window."""
     gen = subprocess.Popen(
-        loadgen_command(name, cell, args, server) + ["--mark-window"],
+        loadgen_command(name, cell, config, server) + ["--mark-window"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for line in gen.stderr:
         if line.strip() == b"window open":
@@ -188,7 +188,7 @@ def relay_window(name, cell, args, server, control):
     return json.loads(out.decode())
 
 
-def count_cells(args, servers, cells, bin_dirs=None):
+def count_cells(config, servers, cells, bin_dirs=None):
     """{(server, cell key): figures or {"failed": why}} for each server in
     each cell; {"skipped": why} when nothing can be counted. bin_dirs:
     {server: folder of its binary} (default build/bin)."""
@@ -202,7 +202,7 @@ def count_cells(args, servers, cells, bin_dirs=None):
             key = cell_key(cell)
             try:
                 out[(name, key)] = count_run(
-                    name, cell, args, kinds,
+                    name, cell, config, kinds,
                     (bin_dirs or {}).get(name))
                 total = out[(name, key)]["per_1000"][TOTAL]
                 say(f"      system calls: {name:24} {key:22} "
