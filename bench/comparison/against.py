@@ -203,22 +203,24 @@ def table(result, label):
             "then | now/then | syscalls now | then |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key in result["cells"]:
-        cell = key.split("/")[1].replace("x", " x ") + " B"
         for name, names in result["servers"].items():
             if label not in names:
                 continue
-            cpu = [median_of(result, name, key, s, "cpu_us_per_msg")
-                   for s in (NOW, label)]
-            msgs = [median_of(result, name, key, s, "msgs_per_s")
-                    for s in (NOW, label)]
-            sc = [calls(result, name, key, s) for s in (NOW, label)]
-            rows.append(
-                f"| {name} | {cell} | {fmt(cpu[0], 3)} | {fmt(cpu[1], 3)} | "
-                f"{ratio_text(paired(result, name, key, label, 'cpu_us_per_msg'))}"
-                f" | {fmt(msgs[0])} | {fmt(msgs[1])} | "
-                f"{ratio_text(paired(result, name, key, label, 'msgs_per_s'))}"
-                f" | {fmt(sc[0])} | {fmt(sc[1])} |")
+            rows.append(row(result, name, key, label))
     return rows
+
+
+def row(result, name, key, label):
+    """One server in one cell: CPU per message and msg/s, now, then and
+    their paired ratio; the system calls of each."""
+    cells = []
+    for figure, digits in (("cpu_us_per_msg", 3), ("msgs_per_s", 1)):
+        cells += [fmt(median_of(result, name, key, side, figure), digits)
+                  for side in (NOW, label)]
+        cells.append(ratio_text(paired(result, name, key, label, figure)))
+    cells += [fmt(calls(result, name, key, side)) for side in (NOW, label)]
+    where = key.split("/")[1].replace("x", " x ") + " B"
+    return f"| {name} | {where} | " + " | ".join(cells) + " |"
 
 
 def syscall_changes(result, label):

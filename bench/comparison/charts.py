@@ -164,7 +164,8 @@ def hol_chart(results):
     medians = results.medians
     outdir = results.config.out
     import matplotlib.pyplot as plt
-    names = [n for n in servers if medians.get((n, "hol")) and medians.get((n, "latency"))]
+    names = [n for n in servers
+             if medians.get((n, "hol")) and medians.get((n, "latency"))]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     hol_throughput_panel(ax1, names, medians)
     hol_memory_panel(ax2, names, medians, config.max_pending)
@@ -172,8 +173,8 @@ def hol_chart(results):
 
 
 def hol_throughput_panel(ax, names, medians):
-    thr = [ratio(medians[(n, "hol")]["msgs_per_s"], medians[(n, "latency")]["msgs_per_s"])
-           for n in names]
+    thr = [ratio(medians[(n, "hol")]["msgs_per_s"],
+                 medians[(n, "latency")]["msgs_per_s"]) for n in names]
     ax.bar(range(len(names)), [v or 0 for v in thr],
            color=[STYLE[n]["color"] for n in names],
            hatch=None, edgecolor="black")

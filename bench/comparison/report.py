@@ -16,24 +16,19 @@ CALL_CELLS = ["throughput/8x16", "throughput/64x16"]
 
 
 def write_report(results):
-    config = results.config
-    servers = results.servers
-    micro = results.parser
-    prof = results.profile
-    calls = results.calls
     lines = (header(results)
              + ["## Targets of this round\n", targets(results)]
              + ["\n## What this run shows\n",
                 findings(results)]
              + throughput_section(results)
-             + syscalls_section(servers, calls)
+             + syscalls_section(results.servers, results.calls)
              + latency_section(results)
              + idle_section(results)
              + idle_memory_section(results)
              + copies_section(results)
-             + profile_section(prof)
-             + parser_section(micro)
-             + against_section(config.out)
+             + profile_section(results.profile)
+             + parser_section(results.parser)
+             + against_section(results.config.out)
              + anomalies_section(results))
     return "\n".join(lines) + "\n"
 
@@ -55,10 +50,10 @@ def header(results):
     w(f"- Other processes on the machine used a median of "
       f"{fmt(contention, 2)} cores during the measured windows; "
       f"{results.retried} runs during which they took more than "
-      f"{config.max_contention:g} of a core were run again (the quietest try "
-      "is kept).")
-    w(f"- Each figure is the median of {config.reps} run(s); each run starts a "
-      "fresh server on port 0. The load generator (`bench/loadgen`) shares "
+      f"{config.max_contention:g} of a core were run again (the quietest "
+      "try is kept).")
+    w(f"- Each figure is the median of {config.reps} run(s); each run "
+      "starts a fresh server on port 0. The load generator (`bench/loadgen`) shares "
       "the machine with the server, so on few cores the server's **CPU time "
       "per delivered message** is the fairest figure.")
     w(f"- **{LABEL[LIMIT]}** is `bench/epoll_forwarder`: the reactors' "
@@ -107,11 +102,8 @@ def counted(calls, name, key):
 
 
 def throughput_section(results):
-    config = results.config
-    servers = results.servers
-    medians = results.medians
-    cells = results.cells
-    calls = results.calls
+    config, servers, medians = results.config, results.servers, results.medians
+    cells, calls = results.cells, results.calls
     styles = "The limit line is dashed, Redis dotted"
     if NATS in servers:
         styles += ", NATS dash-dotted"
@@ -206,8 +198,8 @@ def latency_section(results):
 def write_timeout_section(results):
     """The slow-client run again, with a short write deadline."""
     config, servers, medians = results.config, results.servers, results.medians
-    names = [n for n in servers
-             if medians.get((n, "hol/write-timeout")) and medians.get((n, "latency"))]
+    names = [n for n in servers if medians.get((n, "hol/write-timeout"))
+             and medians.get((n, "latency"))]
     if not names:
         return []
     L = [f"\nThe same slow-client run with `--write-timeout "

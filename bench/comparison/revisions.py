@@ -66,7 +66,8 @@ def build(revision, wanted):
     revision is skipped with a message."""
     done = os.path.join(revision.bin_dir, ".built")
     if os.path.exists(done):
-        say(f"{revision.label}: using {os.path.relpath(revision.bin_dir, ROOT)}")
+        say(f"{revision.label}: using "
+            f"{os.path.relpath(revision.bin_dir, ROOT)}")
     else:
         with temporary_worktree(revision.commit) as tree:
             compile_servers(revision, tree, wanted)
