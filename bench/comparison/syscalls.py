@@ -14,6 +14,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -162,8 +163,7 @@ def count_run(name, cell, config, kinds, bin_dir=None):
             if control:
                 control.close()
             if perf:
-                perf.send_signal(2)   # SIGINT: perf prints its counts
-                perf.wait(timeout=10)
+                stop(perf)
             server.stop()
         with open(out) as f:
             counts = parse_counts(f.read(), kinds)
@@ -174,17 +174,32 @@ def count_run(name, cell, config, kinds, bin_dir=None):
             "per_1000": {k: v * 1000 / delivered for k, v in counts.items()}}
 
 
+def stop(perf):
+    """SIGINT: perf writes its counts and exits; killed if it does not."""
+    perf.send_signal(signal.SIGINT)
+    try:
+        perf.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        perf.kill()
+        perf.wait()
+
+
 def relay_window(name, cell, config, server, control):
     """Runs loadgen, turning perf's counters on and off with its window."""
     gen = subprocess.Popen(
         loadgen_command(name, cell, config, server) + ["--mark-window"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for line in gen.stderr:
-        if line.strip() == b"window open":
-            control.send("enable")
-        elif line.strip() == b"window closed":
-            control.send("disable")
-    out = gen.communicate(timeout=120)[0]
+    try:
+        for line in gen.stderr:
+            if line.strip() == b"window open":
+                control.send("enable")
+            elif line.strip() == b"window closed":
+                control.send("disable")
+        out = gen.communicate(timeout=120)[0]
+    except BaseException:
+        gen.kill()
+        gen.wait()
+        raise
     return json.loads(out.decode())
 
 
