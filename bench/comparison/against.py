@@ -15,9 +15,9 @@ import os
 import time
 
 from . import summary, syscalls
-from .common import LIMIT, ROOT, VARIANTS, fmt, med, say
+from .common import BIN, LIMIT, ROOT, VARIANTS, fmt, med, say
 from .plan import cell_key
-from .revisions import Revision, build, working_tree
+from .revisions import BINARY, Revision, build, working_tree
 from .runner import quietest
 from .runs import short
 
@@ -41,6 +41,11 @@ def run(config):
     """The whole --against job."""
     started = time.monotonic()
     wanted = [n for n in config.wanted if n in VARIANTS + [LIMIT]]
+    for name in [n for n in wanted if not os.path.exists(
+            os.path.join(BIN, BINARY.get(n, n)))]:
+        say(f"skipping {name}: build/bin/{BINARY.get(name, name)} is "
+            "missing")
+        wanted.remove(name)
     revisions = [Revision(rev) for rev in config.against.split(",")]
     for revision in revisions:
         build(revision, wanted)
@@ -49,6 +54,10 @@ def run(config):
                               if name in r.servers(wanted)]
                for name in wanted}
     servers = {name: s for name, s in servers.items() if len(s) > 1}
+    if not servers:
+        raise SystemExit("bench/compare --against: no server to compare "
+                         "(the five variants and the limit line are; "
+                         "Redis and NATS do not change with a revision)")
     cells = cells_of(config)
     load_before = summary.load_average()
     runs = run_interleaved(config, servers, sides, cells)
