@@ -97,7 +97,7 @@ def run_interleaved(config, servers, sides, cells):
     say(f"{len(servers)} servers x {len(cells)} cells x {config.reps} "
         f"repetitions, now and then: {len(jobs)} runs")
     budget = 0 if config.quick else int(len(cells) * config.reps
-                                      * config.retry_budget)
+                                        * config.retry_budget)
     retried_by = {(n, s): 0 for n, names in servers.items() for s in names}
     runs = {}
     started = time.monotonic()
