@@ -253,6 +253,6 @@ def syscall_changes(result, label):
                            + ", ".join(moved))
     if not out:
         return ["\nNo kind of system call changed its count per message "
-                "by more than 10 %."]
+                "by more than 10 % and 1 per 1000 messages."]
     return ["\nSystem calls per 1000 messages that changed (then -> now):\n"
             ] + out
