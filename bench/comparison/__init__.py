@@ -16,8 +16,10 @@ NATS 2.9 core pub/sub as real-world peers:
               throughput against the 0-idle run
   parser      the frame parser's bytes/s beside memchr (Google Benchmark)
 
-Per model, besides: where its CPU time goes (a perf profile at 8 pairs x
-64 B, in named categories; not with --quick unless --profile), the bytes
+Per server, besides: its system calls per message by kind (perf stat on
+the syscall tracepoints, in one more run per throughput cell). Per model:
+where its CPU time goes (a perf profile at 8 pairs x 64 B, in named
+categories; not with --quick unless --profile), the bytes
 it copies per byte delivered (its own count, printed at exit) and its
 memory per idle connection (from the scale runs).
 
@@ -25,7 +27,7 @@ Every cell starts a fresh server on port 0 and is repeated (median of
 --reps); the repetitions are interleaved across servers so that a noisy
 moment on the machine does not land on one variant only. It writes
 docs/results.md, docs/results.json and the charts docs/*.png (--quick: a
-smoke run in under a minute, written to build/bench-quick/ instead).
+smoke run in about two minutes, written to build/bench-quick/ instead).
 
 The modules, in the order a run goes through them:
 
@@ -36,14 +38,18 @@ The modules, in the order a run goes through them:
   runner    every run, the retry loop, the progress line
   progress  elapsed time and the estimate of the time left
   profile   perf record per server, its samples sorted into categories
+  syscalls  perf stat per server: its system calls per message, by kind
   summary   medians, the machine, results.json
   models    the figures per model: copies, memory per idle connection
   report    results.md, one function per section (findings: its claims
             and targets)
   charts    docs/*.png, one function per chart
   main      the whole job, and --replot
+  against   --against REV: this tree's servers against REV's, interleaved
+  revisions building REV's servers in a temporary worktree
 
 usage: bench/compare [--quick] [--variants a,b] [--reps N] [--out DIR]
-                     [--[no-]profile] [--no-redis] [--no-nats] [--no-build]
-                     [--no-install]
+                     [--[no-]profile] [--[no-]syscalls] [--no-redis]
+                     [--no-nats] [--no-build] [--no-install]
+                     [--against REV[,REV...]] [--replot]
 """

@@ -31,16 +31,17 @@ def available():
         return False
 
 
-def draw(args, servers, s, cells, prof, outdir):
-    """Every chart, into outdir (the profile's only when there is one)."""
+def draw(results):
+    """Every chart, into OUT (the profile's only when there is one)."""
+    prof = results.profile
     import matplotlib
     matplotlib.use("Agg")
-    throughput_chart(servers, s, cells, outdir)
-    latency_chart(args, servers, s, outdir)
-    hol_chart(args, servers, s, outdir)
-    scale_chart(servers, s, cells, outdir)
+    throughput_chart(results)
+    latency_chart(results)
+    hol_chart(results)
+    scale_chart(results)
     if prof and prof.get("servers"):
-        profile_chart(prof, outdir)
+        profile_chart(prof, results.config.out)
 
 
 def plain(v, _pos=None):
@@ -82,9 +83,13 @@ def server_ticks(ax, names):
                   rotation=30, ha="right", fontsize=8)
 
 
-def throughput_chart(servers, s, cells, outdir):
+def throughput_chart(results):
     """Throughput (top) and CPU per message (bottom) against the number of
     pairs, one column per payload size."""
+    servers = results.servers
+    medians = results.medians
+    cells = results.cells
+    outdir = results.config.out
     import matplotlib.pyplot as plt
     from matplotlib import ticker
     sizes = sorted({c["size"] for c in thr_cells(cells)})
@@ -93,7 +98,7 @@ def throughput_chart(servers, s, cells, outdir):
                              squeeze=False)
     for j, size in enumerate(sizes):
         for name in servers:
-            rs = [(p, s.get((name, f"throughput/{p}x{size}")))
+            rs = [(p, medians.get((name, f"throughput/{p}x{size}")))
                   for p in pairs]
             rs = [(p, r) for p, r in rs if r and r["msgs_per_s"]]
             if not rs:
@@ -123,15 +128,19 @@ def throughput_chart(servers, s, cells, outdir):
     save(fig, outdir, "throughput.png")
 
 
-def latency_chart(args, servers, s, outdir):
+def latency_chart(results):
     """Latency percentiles, grouped per server."""
+    config = results.config
+    servers = results.servers
+    medians = results.medians
+    outdir = results.config.out
     import matplotlib.pyplot as plt
-    names = [n for n in servers if s.get((n, "latency"))]
+    names = [n for n in servers if medians.get((n, "latency"))]
     fig, ax = plt.subplots(figsize=(10, 5))
     width = 0.27
     for k, (q, shade) in enumerate((("p50", 0.35), ("p99", 0.65),
                                     ("p999", 1.0))):
-        vals = [s[(n, "latency")][q] or 0 for n in names]
+        vals = [medians[(n, "latency")][q] or 0 for n in names]
         ax.bar([i + (k - 1) * width for i in range(len(names))], vals, width,
                color=[STYLE[n]["color"] for n in names], alpha=shade,
                edgecolor="black", label=q.replace("p999", "p99.9"))
@@ -140,33 +149,38 @@ def latency_chart(args, servers, s, outdir):
     ax.yaxis.set_major_formatter(plain_formatter())
     ax.yaxis.set_minor_formatter(plain_log_formatter())
     ax.set_ylabel("one-way latency (us)")
-    ax.set_title(f"Latency at {args.rate} frames/s offered "
+    ax.set_title(f"Latency at {config.rate} frames/s offered "
                  "(bars: p50, p99, p99.9; lower is better)")
     ax.legend()
     ax.grid(True, axis="y", which="both", alpha=0.3)
     save(fig, outdir, "latency.png")
 
 
-def hol_chart(args, servers, s, outdir):
+def hol_chart(results):
     """Head-of-line blocking: the others' throughput (left), and memory
     (right)."""
+    config = results.config
+    servers = results.servers
+    medians = results.medians
+    outdir = results.config.out
     import matplotlib.pyplot as plt
-    names = [n for n in servers if s.get((n, "hol")) and s.get((n, "latency"))]
+    names = [n for n in servers
+             if medians.get((n, "hol")) and medians.get((n, "latency"))]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
-    hol_throughput_panel(ax1, names, s)
-    hol_memory_panel(ax2, names, s, args.max_pending)
+    hol_throughput_panel(ax1, names, medians)
+    hol_memory_panel(ax2, names, medians, config.max_pending)
     save(fig, outdir, "hol.png")
 
 
-def hol_throughput_panel(ax, names, s):
-    thr = [ratio(s[(n, "hol")]["msgs_per_s"], s[(n, "latency")]["msgs_per_s"])
-           for n in names]
+def hol_throughput_panel(ax, names, medians):
+    thr = [ratio(medians[(n, "hol")]["msgs_per_s"],
+                 medians[(n, "latency")]["msgs_per_s"]) for n in names]
     ax.bar(range(len(names)), [v or 0 for v in thr],
            color=[STYLE[n]["color"] for n in names],
            hatch=None, edgecolor="black")
     server_ticks(ax, names)
     for i, n in enumerate(names):
-        r = s[(n, "hol")]
+        r = medians[(n, "hol")]
         note = "STALLED" if mostly(r["stalled"], r["runs"]) else ""
         if mostly(r["slow_disconnected"], r["runs"]):
             note += ("\n" if note else "") + "slow client\ndisconnected"
@@ -177,9 +191,9 @@ def hol_throughput_panel(ax, names, s):
     ax.set_title("Head-of-line blocking (higher is better)")
 
 
-def hol_memory_panel(ax, names, s, max_pending):
-    base = [kb_mb(s[(n, "latency")]["peak_rss_kb"]) or 0 for n in names]
-    peak = [kb_mb(s[(n, "hol")]["peak_rss_kb"]) or 0 for n in names]
+def hol_memory_panel(ax, names, medians, max_pending):
+    base = [kb_mb(medians[(n, "latency")]["peak_rss_kb"]) or 0 for n in names]
+    peak = [kb_mb(medians[(n, "hol")]["peak_rss_kb"]) or 0 for n in names]
     xs = range(len(names))
     ax.bar([x - 0.2 for x in xs], base, 0.4, color="#cccccc",
            edgecolor="black", label="without slow client")
@@ -198,15 +212,19 @@ def hol_memory_panel(ax, names, s, max_pending):
     ax.legend(fontsize=8)
 
 
-def scale_chart(servers, s, cells, outdir):
+def scale_chart(results):
     """Throughput (left) and CPU per message (right) among idle
     connections, against the run with none."""
+    servers = results.servers
+    medians = results.medians
+    cells = results.cells
+    outdir = results.config.out
     import matplotlib.pyplot as plt
     from matplotlib import ticker
     idles = idle_counts(cells)
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     for name in servers:
-        xs, ys, cs = scale_points(name, s, idles)
+        xs, ys, cs = scale_points(name, medians, idles)
         if xs:
             ax.plot(xs, ys, label=label(name), **STYLE[name])
             ax2.plot(xs, cs, label=label(name), **STYLE[name])
@@ -233,12 +251,12 @@ def scale_chart(servers, s, cells, outdir):
     save(fig, outdir, "scale.png")
 
 
-def scale_points(name, s, idles):
+def scale_points(name, medians, idles):
     """The idle counts with both ratios to the 0-idle run, and the ratios."""
-    base = s.get((name, "scale/0"), {})
+    base = medians.get((name, "scale/0"), {})
     xs, ys, cs = [], [], []
     for i in idles:
-        r = s.get((name, f"scale/{i}"))
+        r = medians.get((name, f"scale/{i}"))
         v = ratio(r["msgs_per_s"], base.get("msgs_per_s")) if r else None
         c = (ratio(r["cpu_us_per_msg"], base.get("cpu_us_per_msg"))
              if r else None)

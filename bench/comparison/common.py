@@ -8,6 +8,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 BIN = os.path.join(BUILD, "bin")
+# The servers' stderr, one file per server, truncated at each start.
+LOG_DIR = os.path.join(BUILD, "bench-logs")
 VARIANTS = ["naive_mutex", "csp", "csp_channel_per_writer",
             "reactor_handrolled", "reactor_select"]
 REACTORS = ["reactor_handrolled", "reactor_select"]

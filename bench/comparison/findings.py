@@ -5,23 +5,24 @@ from .common import LIMIT, NATS, REACTORS, fmt, mostly, ratio
 from .plan import cell_key, idle_counts, thr_cells
 
 
-def findings(args, servers, s, cells):
-    return "\n".join(distance_to_limit(servers, s, cells)
-                     + slow_client(args, servers, s)
-                     + idle_connections(servers, s, cells))
+def findings(results):
+    return "\n".join(distance_to_limit(results)
+                     + slow_client(results)
+                     + idle_connections(results))
 
 
-def distance_to_limit(servers, s, cells):
+def distance_to_limit(results):
+    servers, medians, cells = results.servers, results.medians, results.cells
     thr = thr_cells(cells)
     ref = "throughput/64x16" if any(cell_key(c) == "throughput/64x16"
                                      for c in thr) else cell_key(thr[-1])
     ref_txt = ref.split("/")[1].replace("x", " pairs x ") + " B"
-    lim = s.get((LIMIT, ref), {})
+    lim = medians.get((LIMIT, ref), {})
     out = [f"**Distance to the limit line** ({ref_txt}; the limit "
            f"delivers {fmt(lim.get('msgs_per_s'))} msg/s at "
            f"{fmt(lim.get('cpu_us_per_msg'), 2)} us of CPU each):"]
     for n in servers:
-        r = s.get((n, ref))
+        r = medians.get((n, ref))
         if n == LIMIT or not r:
             continue
         msgs = ratio(r["msgs_per_s"], lim.get("msgs_per_s"))
@@ -31,11 +32,12 @@ def distance_to_limit(servers, s, cells):
     return out
 
 
-def slow_client(args, servers, s):
+def slow_client(results):
+    config, servers, medians = results.config, results.servers, results.medians
     out = ["\n**A client that never reads** (head-of-line blocking and "
            "memory; the others' figures against the same run without it):"]
     for n in servers:
-        a, b = s.get((n, "latency")), s.get((n, "hol"))
+        a, b = medians.get((n, "latency")), medians.get((n, "hol"))
         if not a or not b:
             continue
         t = fmt(ratio(b["msgs_per_s"], a["msgs_per_s"]), 2, "x")
@@ -53,7 +55,7 @@ def slow_client(args, servers, s):
                     if mostly(b["slow_disconnected"], b["runs"])
                     else "the slow client was kept")
             bound = (f"bound: 2 x --max-pending = "
-                     f"{2 * args.max_pending / 2**20:.0f} MB" if n != NATS
+                     f"{2 * config.max_pending / 2**20:.0f} MB" if n != NATS
                      else "NATS has no --max-pending: it lets 64 MB pend")
             out.append(f"- {n}: the others kept {t} of their throughput, "
                        f"p99 {fmt(ratio(b['p99'], a['p99']), 1, 'x')}; "
@@ -61,12 +63,13 @@ def slow_client(args, servers, s):
     return out
 
 
-def idle_connections(servers, s, cells):
+def idle_connections(results):
+    servers, medians, cells = results.servers, results.medians, results.cells
     top = max(idle_counts(cells))
     out = [f"\n**Idle connections** (throughput with {top:,} idle "
            "against none):"]
     for n in servers:
-        a, b = s.get((n, "scale/0")), s.get((n, f"scale/{top}"))
+        a, b = medians.get((n, "scale/0")), medians.get((n, f"scale/{top}"))
         if not a or not b:
             continue
         held = b.get("idle_held")
@@ -79,36 +82,40 @@ def idle_connections(servers, s, cells):
     return out
 
 
-def targets(args, servers, s, cells):
+def targets(results):
+    config = results.config
+    servers = results.servers
+    medians = results.medians
+    cells = results.cells
     rows = []
 
     def row(what, value, ok):
         verdict = "n/a" if ok is None else ("met" if ok else "**missed**")
         rows.append(f"| {what} | {value} | {verdict} |")
 
-    if LIMIT in servers and len(servers) > 1 and not args.quick:
-        limit_target(servers, s, cells, row)
-    if "reactor_handrolled" in servers and not args.quick:
-        handrolled_targets(s, row)
+    if LIMIT in servers and len(servers) > 1 and not config.quick:
+        limit_target(servers, medians, cells, row)
+    if "reactor_handrolled" in servers and not config.quick:
+        handrolled_targets(medians, row)
     for v in REACTORS:
         if v in servers:
-            reactor_targets(args, v, s, row)
+            reactor_targets(config, v, medians, row)
     if not rows:
         return ("No target applies to the servers measured"
-                + (" (--quick does not judge them)." if args.quick else "."))
+                + (" (--quick does not judge them)." if config.quick else "."))
     return ("| target | measured | verdict |\n|---|---:|---|\n"
             + "\n".join(rows))
 
 
-def limit_target(servers, s, cells, row):
+def limit_target(servers, medians, cells, row):
     """The limit line's CPU time per message against the lowest of the
     other servers', in the throughput cell where it comes closest."""
     worst = None   # (ratio, cell key, server)
     for key in (cell_key(c) for c in thr_cells(cells)):
-        mine = s.get((LIMIT, key), {}).get("cpu_us_per_msg")
+        mine = medians.get((LIMIT, key), {}).get("cpu_us_per_msg")
         others = []
         for n in servers:
-            cpu = (s.get((n, key)) or {}).get("cpu_us_per_msg")
+            cpu = (medians.get((n, key)) or {}).get("cpu_us_per_msg")
             if n != LIMIT and cpu:
                 others.append((cpu, n))
         if mine is None or not others:
@@ -125,7 +132,7 @@ def limit_target(servers, s, cells, row):
     # Beside the ratio, each server's lowest and highest run: how far apart
     # the two medians are against how far each server's own runs are.
     def spread(n):
-        lo, hi = s[(n, key)].get("cpu_us_per_msg_spread") or (None, None)
+        lo, hi = medians[(n, key)].get("cpu_us_per_msg_spread") or (None, None)
         return f"{n} {fmt(lo, 2)}-{fmt(hi, 2)} us"
 
     row("limit line: CPU/msg vs the lowest other server's, in its closest "
@@ -135,30 +142,30 @@ def limit_target(servers, s, cells, row):
         closest < 1)
 
 
-def handrolled_targets(s, row):
+def handrolled_targets(medians, row):
     h = "reactor_handrolled"
-    thr = s.get((h, "throughput/64x16"), {})
-    lim = s.get((LIMIT, "throughput/64x16"), {})
+    thr = medians.get((h, "throughput/64x16"), {})
+    lim = medians.get((LIMIT, "throughput/64x16"), {})
     r1 = ratio(thr.get("msgs_per_s"), lim.get("msgs_per_s"))
     row("reactor_handrolled, 64 pairs x 16 B: msg/s vs limit (>= 0.5)",
         fmt(r1, 2, "x"), None if r1 is None else r1 >= 0.5)
     r2 = ratio(thr.get("cpu_us_per_msg"), lim.get("cpu_us_per_msg"))
     row("reactor_handrolled, 64 pairs x 16 B: CPU/msg vs limit (<= 2)",
         fmt(r2, 2, "x"), None if r2 is None else r2 <= 2)
-    r3 = ratio(s.get((h, "scale/10000"), {}).get("msgs_per_s"),
-               s.get((h, "scale/0"), {}).get("msgs_per_s"))
+    r3 = ratio(medians.get((h, "scale/10000"), {}).get("msgs_per_s"),
+               medians.get((h, "scale/0"), {}).get("msgs_per_s"))
     row("reactor_handrolled, 10 000 idle: throughput vs 0 idle (>= 0.8)",
         fmt(r3, 2, "x"), None if r3 is None else r3 >= 0.8)
 
 
-def reactor_targets(args, v, s, row):
-    a, b = s.get((v, "latency"), {}), s.get((v, "hol"), {})
+def reactor_targets(config, v, medians, row):
+    a, b = medians.get((v, "latency"), {}), medians.get((v, "hol"), {})
     r = ratio(b.get("msgs_per_s"), a.get("msgs_per_s"))
     row(f"{v}, slow client: throughput vs baseline (>= 0.9)",
         fmt(r, 2, "x"), None if r is None else r >= 0.9)
     if a.get("peak_rss_kb") and b.get("peak_rss_kb"):
         grown = (b["peak_rss_kb"] - a["peak_rss_kb"]) * 1024
-        limit = 2 * args.max_pending
+        limit = 2 * config.max_pending
         row(f"{v}, slow client: peak RSS above baseline (< 2 x "
             f"--max-pending = {limit/2**20:.0f} MB)",
             f"{grown/2**20:.1f} MB", grown < limit)

@@ -4,6 +4,7 @@ that say where, in each model's code, those copies and that memory are
 (printed beside a figure only when the figure is consistent with them)."""
 
 from .common import LIMIT, med
+from .plan import idle_counts
 
 # Where each server copies payload bytes in user space, and the range of
 # copied / delivered that this description predicts for a payload size:
@@ -53,12 +54,12 @@ IDLE_DESIGN = {
 COROUTINE_MODELS = ["naive_mutex", "csp", "csp_channel_per_writer"]
 
 
-def copies(s, name):
+def copies(medians, name):
     """Copied / delivered bytes per payload size (the median over the
     throughput cells of that size, keyed by the size as a string), and
     how many cells reported it; None if none did."""
     by_size = {}
-    for (n, k), r in s.items():
+    for (n, k), r in medians.items():
         if n != name or not k.startswith("throughput/"):
             continue
         if r.get("copies_per_byte") is not None:
@@ -90,10 +91,10 @@ def copy_sentence(name, c):
     return f"consistent with its code: it {text}"
 
 
-def idle_kib(s, name, idle):
+def idle_kib(medians, name, idle):
     """(peak RSS with `idle` idle connections - peak RSS with none) / the
     connections held, in KiB; None when either run lacks the figure."""
-    a, b = s.get((name, "scale/0")), s.get((name, f"scale/{idle}"))
+    a, b = medians.get((name, "scale/0")), medians.get((name, f"scale/{idle}"))
     if not a or not b or not a.get("peak_rss_kb") or not b.get(
             "peak_rss_kb"):
         return None
@@ -117,12 +118,14 @@ def idle_sentence(name, kib):
     return f"it keeps {design}; the figure is {held}"
 
 
-def per_model(servers, s, idles):
+def per_model(results):
     """The per-model figures, for results.json."""
+    servers, medians = results.servers, results.medians
+    idles = idle_counts(results.cells)
     out = {}
     for name in servers:
-        c = copies(s, name)
-        kib = {str(i): idle_kib(s, name, i) for i in idles if i}
+        c = copies(medians, name)
+        kib = {str(i): idle_kib(medians, name, i) for i in idles if i}
         out[name] = {"copies": c,
                      "idle_kib_per_connection": kib}
     return out

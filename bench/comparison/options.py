@@ -1,6 +1,8 @@
-"""The command line: bench/compare's options and their defaults."""
+"""The command line: bench/compare's options and their defaults, settled
+once into a frozen Config that every module reads and none changes."""
 
 import argparse
+import dataclasses
 import os
 
 from .common import LIMIT, NATS, PEERS, REDIS, ROOT, VARIANTS
@@ -39,6 +41,16 @@ def parser():
                     help="record with perf where each server's CPU time "
                     "goes, at 8 pairs x 64 B (default: yes, but not with "
                     "--quick)")
+    ap.add_argument("--syscalls", action=argparse.BooleanOptionalAction,
+                    default=True,
+                    help="count each server's system calls per message "
+                    "by kind, in one more run per cell (perf stat; "
+                    "default: yes)")
+    ap.add_argument("--against", metavar="REV[,REV...]",
+                    help="before/after: build the servers at each REV and "
+                    "run them interleaved with this tree's; writes "
+                    "OUT/against.md and against.json (--quick: 2 cells, "
+                    "3 repetitions)")
     ap.add_argument("--out", help="directory for results.md and charts")
     ap.add_argument("--replot", action="store_true",
                     help="only rebuild results.md and the charts from "
@@ -57,33 +69,69 @@ def parser():
     return ap
 
 
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One run's settings (the options, their defaults resolved)."""
+    quick: bool
+    reps: int
+    duration: float
+    latency_duration: float
+    warmup: float
+    window: int
+    rate: int
+    max_pending: int
+    flood_mb: float
+    short_write_timeout: int
+    stall_after: float
+    max_contention: float
+    retry_budget: float
+    profile: bool
+    syscalls: bool
+    against: str | None
+    out: str
+    replot: bool
+    no_build: bool
+    wanted: tuple           # the servers asked for, in the tables' order
+    given: dict             # reps, warmup, stall_after, profile as typed
+
+    def with_quick(self, quick, reps=None):
+        """The same settings for a run made with(out) --quick (--replot: as
+        the run was), and its number of repetitions if known."""
+        settled = defaults(self.given, quick, self.against)
+        if reps is not None:
+            settled["reps"] = reps
+        return dataclasses.replace(self, quick=quick, **settled)
+
+
+def defaults(given, quick, against):
+    """The options whose default depends on --quick (and --against)."""
+    reps = (3 if quick else 5) if against else (1 if quick else 5)
+
+    def pick(name, default):
+        return given[name] if given[name] is not None else default
+    return {"reps": pick("reps", reps),
+            "warmup": pick("warmup", 0.1 if quick else 0.3),
+            "stall_after": pick("stall_after", 0.5 if quick else 1.0),
+            "profile": pick("profile", not quick)}
+
+
 def parse(argv=None):
     ap = parser()
     args = ap.parse_args(argv)
-    args.given = dict(reps=args.reps, warmup=args.warmup,
-                      stall_after=args.stall_after, profile=args.profile)
-    set_quick(args, args.quick)
-    args.out = args.out or os.path.join(
-        ROOT, "build/bench-quick" if args.quick else "docs")
-    args.retried = 0
-    args.wanted = wanted(args)
-    unknown = [v for v in args.wanted if v not in VARIANTS + [LIMIT] + PEERS]
+    given = dict(reps=args.reps, warmup=args.warmup,
+                 stall_after=args.stall_after, profile=args.profile)
+    default_out = ("build/bench-against" if args.against
+                   else "build/bench-quick" if args.quick else "docs")
+    servers = wanted(args)
+    unknown = [v for v in servers if v not in VARIANTS + [LIMIT] + PEERS]
     if unknown:
         ap.error(f"unknown variant(s): {', '.join(unknown)}")
-    return args
-
-
-def set_quick(args, quick):
-    """--quick, and the defaults that depend on it (--replot: as the run
-    was)."""
-    args.quick = quick
-    g = args.given
-    args.reps = g["reps"] if g["reps"] is not None else (1 if quick else 5)
-    args.warmup = (g["warmup"] if g["warmup"] is not None
-                   else (0.1 if quick else 0.3))
-    args.stall_after = (g["stall_after"] if g["stall_after"] is not None
-                        else (0.5 if quick else 1.0))
-    args.profile = g["profile"] if g["profile"] is not None else not quick
+    fields = {f.name for f in dataclasses.fields(Config)}
+    plain = {k: v for k, v in vars(args).items() if k in fields}
+    plain.update(defaults(given, args.quick, args.against),
+                 out=args.out or os.path.join(ROOT, default_out),
+                 wanted=tuple(servers), given=given)
+    return Config(**plain)
 
 
 def wanted(args):

@@ -5,28 +5,28 @@ from .common import say
 from .servers import raise_fd_limit
 
 
-def plan(args):
-    q = args.quick
-    d = 0.5 if q else args.duration
+def plan(config):
+    q = config.quick
+    d = 0.5 if q else config.duration
     cells = []
     for pairs in ([8, 64] if q else [1, 8, 64, 512]):
         for size in ([16] if q else [16, 256, 4096]):
             cells.append({"kind": "throughput", "pairs": pairs, "size": size,
                           "duration": d})
-    lat = {"pairs": 8, "size": 64, "rate": args.rate,
-           "duration": 1.0 if q else args.latency_duration}
+    lat = {"pairs": 8, "size": 64, "rate": config.rate,
+           "duration": 1.0 if q else config.latency_duration}
     cells.append(dict(lat, kind="latency"))
     cells.append(dict(lat, kind="hol", slow=True))
     # The same, with a short write deadline: the blocking models' stall now
     # ends when the deadline cuts the slow client off (docs/protocol.md,
     # point 8). Our servers only: the peers have deadlines of their own.
     cells.append(dict(lat, kind="hol", slow=True,
-                      write_timeout=args.short_write_timeout))
+                      write_timeout=config.short_write_timeout))
     for idle in ([0, 1000] if q else [0, 1000, 10000]):
         # Longer than the throughput runs: the ratio between two runs is
         # what matters here, and noise from elsewhere averages out.
         cells.append({"kind": "scale", "pairs": 8, "size": 16, "idle": idle,
-                      "duration": d if q else args.latency_duration})
+                      "duration": d if q else config.latency_duration})
     return cells
 
 
@@ -66,10 +66,10 @@ def as_measured(cells, keys):
     return cells
 
 
-def planned_seconds(cell, args):
+def planned_seconds(cell, config):
     """The load generator's warmup and measured window: the part of a run
     known in advance (progress adds what it measures on top)."""
-    return args.warmup + cell["duration"]
+    return config.warmup + cell["duration"]
 
 
 def thr_cells(cells):

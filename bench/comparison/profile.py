@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import time
 
-from .common import LIMIT, VARIANTS, say
+from .common import LIMIT, LOG_DIR, VARIANTS, say
 from .runs import loadgen_command
 from .servers import Server
 
@@ -160,22 +160,22 @@ def profiled(servers):
     return [n for n in servers if n in VARIANTS + [LIMIT]]
 
 
-def seconds(args):
-    return QUICK_SECONDS if args.quick else SECONDS
+def seconds(config):
+    return QUICK_SECONDS if config.quick else SECONDS
 
 
-def planned_seconds(args, servers):
+def planned_seconds(config, servers):
     """For the time-left estimate: warmup, the recording, perf script."""
-    if not args.profile:
+    if not config.profile:
         return 0.0
-    return len(profiled(servers)) * (args.warmup + seconds(args) + 4.0)
+    return len(profiled(servers)) * (config.warmup + seconds(config) + 4.0)
 
 
-def run_profiles(args, servers):
+def run_profiles(config, servers):
     """{"cell", "seconds", "servers": {name: profile}}, or {"skipped":
     why}; says why when it skips."""
-    if not args.profile:
-        why = ("--quick does not record it (--profile does)" if args.quick
+    if not config.profile:
+        why = ("--quick does not record it (--profile does)" if config.quick
                else "--no-profile")
         say(f"no profile: {why}")
         return {"skipped": why}
@@ -184,11 +184,11 @@ def run_profiles(args, servers):
         say(f"no profile: {why}")
         return {"skipped": why}
     out = {"cell": f"{CELL['pairs']}x{CELL['size']}",
-           "seconds": seconds(args), "servers": {}}
+           "seconds": seconds(config), "servers": {}}
     for name in profiled(servers):
-        say(f"profiling {name} ({out['cell']}, {seconds(args):g} s)...")
+        say(f"profiling {name} ({out['cell']}, {seconds(config):g} s)...")
         try:
-            out["servers"][name] = profile_one(name, args)
+            out["servers"][name] = profile_one(name, config)
         except PerfError as e:
             say(f"no profile: {e}")
             return {"skipped": str(e)}
@@ -197,22 +197,22 @@ def run_profiles(args, servers):
     return out
 
 
-def profile_one(name, args):
+def profile_one(name, config):
     """One server under the load generator, recorded by perf after the
     warmup: loadgen's figures and the categories' shares."""
-    data = os.path.join(args.tmp, f"{name}.perf.data")
-    server = Server(name, args)
+    data = os.path.join(LOG_DIR, f"{name}.perf.data")
+    server = Server(name, config)
     try:
-        cell = dict(CELL, duration=seconds(args) + 0.5)
-        gen = subprocess.Popen(loadgen_command(name, cell, args, server),
+        cell = dict(CELL, duration=seconds(config) + 0.5)
+        gen = subprocess.Popen(loadgen_command(name, cell, config, server),
                                stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL)
-        time.sleep(args.warmup + 0.1)
+        time.sleep(config.warmup + 0.1)
         rec = subprocess.run(
             ["perf", "record", "-e", "cpu-clock", "-g", "-p",
              str(server.pid), "-o", data, "--", "sleep",
-             str(seconds(args))], stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, timeout=seconds(args) + 60)
+             str(seconds(config))], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, timeout=seconds(config) + 60)
         run = json.loads(gen.communicate(timeout=120)[0].decode())
     finally:
         server.stop()

@@ -22,10 +22,10 @@ def clock(seconds):
 
 
 class Progress:
-    def __init__(self, cells_in_order, args, after=0.0):
+    def __init__(self, cells_in_order, config, after=0.0):
         """cells_in_order: the cell of every run, in the order they run;
         after: seconds planned after them (the profiles)."""
-        self.planned = [planned_seconds(c, args) for c in cells_in_order]
+        self.planned = [planned_seconds(c, config) for c in cells_in_order]
         self.keys = [cell_key(c) for c in cells_in_order]
         self.prior = {cell_key(c): PRIOR_OVERHEAD
                       + (PRIOR_DRAIN if c.get("slow") else 0)
@@ -34,7 +34,7 @@ class Progress:
         self.overhead = {}          # cell key -> seconds per run, measured
         # After the runs: the profiles, the parser benchmark, the report
         # and the charts.
-        self.tail = (8.0 if args.quick else 15.0) + after
+        self.tail = (8.0 if config.quick else 15.0) + after
         self.started = time.monotonic()
         self.done = 0
 

@@ -12,7 +12,7 @@ from .runs import failed, run_cell, short
 TRIES = 3
 
 
-def run_all(args, servers, cells):
+def run_all(config, servers, cells):
     """Returns {(server, cell key): [run, ...]} and how many runs were run
     again. The servers are the inner loop: their runs of one cell follow
     each other, so the machine's slower drifts (a neighbour's load, the
@@ -20,24 +20,24 @@ def run_all(args, servers, cells):
     keeps less of it than their figures do. The repetitions are the outer
     loop, and every other one takes the servers in reverse, so no server
     always runs first or after the same one."""
-    jobs = [(rep, name, cell) for rep in range(args.reps)
+    jobs = [(rep, name, cell) for rep in range(config.reps)
             for cell in cells
             for name in (servers if rep % 2 == 0 else servers[::-1])
             if not (cell.get("write_timeout") and name in PEERS)]
-    say(f"{len(servers)} servers x {len(cells)} cells x {args.reps} runs = "
+    say(f"{len(servers)} servers x {len(cells)} cells x {config.reps} runs = "
         f"{len(jobs)} runs: {', '.join(servers)}")
-    progress = Progress([cell for _, _, cell in jobs], args,
-                        planned_seconds(args, servers))
+    progress = Progress([cell for _, _, cell in jobs], config,
+                        planned_seconds(config, servers))
     say(progress.opening())
     # The budget is per server, so the first servers cannot spend it all.
-    budget = 0 if args.quick else int(
-        len(cells) * args.reps * args.retry_budget)
+    budget = 0 if config.quick else int(
+        len(cells) * config.reps * config.retry_budget)
     retried_by = {name: 0 for name in servers}
     raw = {}
     for n, (rep, name, cell) in enumerate(jobs, 1):
         key = cell_key(cell)
         started = time.monotonic()
-        best = quietest(name, cell, args, budget, retried_by)
+        best = quietest(name, cell, config, budget, retried_by)
         progress.record(time.monotonic() - started)
         raw.setdefault((name, key), []).append(best)
         say(f"[{n:3}/{len(jobs)}] {name:24} {key:22} rep {rep+1}: "
@@ -45,24 +45,27 @@ def run_all(args, servers, cells):
     return raw, sum(retried_by.values())
 
 
-def quietest(name, cell, args, budget, retried_by):
+def quietest(name, cell, config, budget, retried_by, bin_dir=None,
+             who=None):
     """One cell's run. A run during which other processes took more than
     --max-contention of a core is run again (up to TRIES tries, within the
-    server's budget), keeping the quietest try."""
+    budget of retried_by[who], the server's by default), keeping the
+    quietest try. bin_dir: where the server's binary is."""
+    who = name if who is None else who
     best = None
     for attempt in range(TRIES):
         try:
-            r = run_cell(name, cell, args)
+            r = run_cell(name, cell, config, bin_dir)
         except RuntimeError as e:
             r = failed(e)
         if best is None or (r.get("others_cores", 0)
                             < best.get("others_cores", 0)):
             best = r
         if (attempt + 1 == TRIES
-                or best.get("others_cores", 0) <= args.max_contention
-                or retried_by[name] >= budget):
+                or best.get("others_cores", 0) <= config.max_contention
+                or retried_by[who] >= budget):
             break
-        retried_by[name] += 1
+        retried_by[who] += 1
         say(f"      ({name} {cell_key(cell)}: other processes took "
             f"{r.get('others_cores', 0):.2f} of a core; running it again)")
     best["attempts"] = attempt + 1

@@ -10,30 +10,31 @@ from .common import BIN, PROTOCOL, slow_disconnected
 from .servers import Server
 
 
-def loadgen_command(name, cell, args, server):
+def loadgen_command(name, cell, config, server):
     cmd = [os.path.join(BIN, "loadgen"), "--port", str(server.port),
            "--server-pid", str(server.pid),
            "--protocol", PROTOCOL.get(name, "router"),
            "--pairs", str(cell["pairs"]), "--size", str(cell["size"]),
            "--duration", str(cell["duration"]),
-           "--warmup", str(args.warmup),
-           "--stall-after", str(args.stall_after)]
+           "--warmup", str(config.warmup),
+           "--stall-after", str(config.stall_after)]
     if cell.get("rate"):
         cmd += ["--rate", str(cell["rate"])]
     else:
-        cmd += ["--window", str(args.window)]
+        cmd += ["--window", str(config.window)]
     if cell.get("idle"):
         cmd += ["--idle", str(cell["idle"])]
     if cell.get("slow"):
         cmd += ["--slow-client", "--flood-bytes",
-                str(int(args.flood_mb * 2**20))]
+                str(int(config.flood_mb * 2**20))]
     return cmd
 
 
-def run_cell(name, cell, args):
-    """One measured run: loadgen's JSON, plus what the server said."""
-    server = Server(name, args, cell)
-    cmd = loadgen_command(name, cell, args, server)
+def run_cell(name, cell, config, bin_dir=None):
+    """One measured run: loadgen's JSON, plus what the server said.
+    bin_dir: where the server's binary is (default build/bin)."""
+    server = Server(name, config, cell, bin_dir)
+    cmd = loadgen_command(name, cell, config, server)
     try:
         # loadgen has its own hard deadline; this one only guards against a
         # load generator that itself misbehaves.
@@ -95,13 +96,13 @@ def short(r):
     return s
 
 
-def parser_bench(args):
+def parser_bench(config):
     """bytes/s per payload size of each benchmark (parser, memchr_limit,
     memcpy_memchr_limit)."""
     exe = os.path.join(BIN, "parser_bench")
     out = subprocess.run(
         [exe, "--benchmark_format=json",
-         f"--benchmark_min_time={0.05 if args.quick else 0.5}"],
+         f"--benchmark_min_time={0.05 if config.quick else 0.5}"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
     rows = {}
     for b in json.loads(out)["benchmarks"]:

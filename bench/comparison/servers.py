@@ -10,8 +10,8 @@ import socket
 import subprocess
 import time
 
-from .common import (BIN, BUILD, LIMIT, NATS, PROTOCOL, REDIS, ROOT,
-                     VARIANTS, say)
+from .common import (BIN, BUILD, LIMIT, LOG_DIR, NATS, PROTOCOL, REDIS,
+                     ROOT, VARIANTS, say)
 
 # The peers: Debian's binaries, each started on a free port of our own (a
 # package's service, if running, keeps its default port).
@@ -21,7 +21,7 @@ PEER_BINARY = {REDIS: "redis-server", NATS: "nats-server"}
 STOP_SIGNAL = {NATS: signal.SIGINT}
 
 
-def peer_command(name, path, port, args):
+def peer_command(name, path, port, config):
     if name == REDIS:
         return [path, "--port", str(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
@@ -29,7 +29,7 @@ def peer_command(name, path, port, args):
                 # Like --max-pending: a subscriber that falls this far
                 # behind is disconnected.
                 "--client-output-buffer-limit",
-                f"pubsub {args.max_pending} 0 0"]
+                f"pubsub {config.max_pending} 0 0"]
     # Its defaults: a slow consumer is closed at the write deadline (10 s)
     # or beyond max_pending (64 MB).
     return [path, "-a", "127.0.0.1", "-p", str(port)]
@@ -65,13 +65,11 @@ def build(variants):
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
-def choose(args):
+def choose(config):
     """The servers to measure: those asked for whose binary is there, and
-    the limit line, which is in every chart. args.peer_path: where each
-    peer's binary is."""
+    the limit line, which is in every chart."""
     servers = []
-    args.peer_path = {}
-    for v in args.wanted:
+    for v in config.wanted:
         if v in VARIANTS and not os.path.exists(os.path.join(BIN, v)):
             say(f"skipping {v}: build/bin/{v} is missing (not in this tree?)")
         elif v in PEER_BINARY:
@@ -83,7 +81,6 @@ def choose(args):
                 say(f"skipping {v}: build/bin/loadgen has no "
                     f"--protocol {PROTOCOL[v]}")
             else:
-                args.peer_path[v] = path
                 servers.append(v)
         else:
             servers.append(v)
@@ -127,20 +124,27 @@ def raise_fd_limit(needed):
 class Server:
     """One server process, started fresh for each measured run."""
 
-    def __init__(self, name, args, cell=None):
+    def __init__(self, name, config, cell=None, bin_dir=None):
+        """bin_dir: where the router's binary is (default build/bin; the
+        peers' come from the system's PATH)."""
         self.name = name
         # Its stderr, this run's only: truncated at each start, so the file
         # never holds more than one run's output.
-        self.log = open(os.path.join(args.tmp, f"{name}.stderr"), "wb")
+        self.log = open(os.path.join(LOG_DIR, f"{name}.stderr"), "wb")
         if name in PEER_BINARY:
             self.port = free_port()
+            path = shutil.which(PEER_BINARY[name])
+            if path is None:
+                self.log.close()
+                raise RuntimeError(f"{PEER_BINARY[name]} is not installed")
             self.proc = subprocess.Popen(
-                peer_command(name, args.peer_path[name], self.port, args),
+                peer_command(name, path, self.port, config),
                 stdout=subprocess.DEVNULL, stderr=self.log)
             wait_for_port(self.port, self.proc, PEER_BINARY[name])
             return
-        exe = os.path.join(BIN, "epoll_forwarder" if name == LIMIT else name)
-        cmd = [exe, "--port", "0", "--max-pending", str(args.max_pending)]
+        exe = os.path.join(bin_dir or BIN,
+                           "epoll_forwarder" if name == LIMIT else name)
+        cmd = [exe, "--port", "0", "--max-pending", str(config.max_pending)]
         if cell and cell.get("write_timeout"):
             cmd += ["--write-timeout", str(cell["write_timeout"])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,

@@ -1,6 +1,7 @@
 """Medians over the repetitions, the machine's description, and
 results.json (written after a run, read back by --replot)."""
 
+import dataclasses
 import datetime
 import json
 import os
@@ -8,6 +9,7 @@ import platform
 import re
 
 from .common import med, slow_disconnected
+from .plan import as_measured, plan
 
 
 def figures(runs, f):
@@ -36,11 +38,11 @@ def spread(runs, f):
 
 def summarise(raw):
     """Medians over the repetitions of each (server, cell)."""
-    s = {}
+    medians = {}
     for (name, key), runs in raw.items():
         def p(f):
             return pick(runs, f)
-        s[(name, key)] = {
+        medians[(name, key)] = {
             "runs": len(runs),
             "msgs_per_s": p(lambda r: r["msgs_per_s"]),
             "mb_per_s": p(lambda r: r["mb_per_s"]),
@@ -63,7 +65,7 @@ def summarise(raw):
             "server_problems": sorted({r["server_problem"] for r in runs
                                        if r.get("server_problem")}),
         }
-    return s
+    return medians
 
 
 def machine():
@@ -85,37 +87,75 @@ def load_average():
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def save(path, args, raw, s, micro, info, extra):
-    """extra: the per-model figures and the profiles, beside the runs."""
-    with open(path, "w") as f:
-        json.dump({"machine": info, "quick": args.quick, "reps": args.reps,
-                   "runs": {f"{k[0]} {k[1]}": v for k, v in raw.items()},
-                   "medians": {f"{k[0]} {k[1]}": v for k, v in s.items()},
-                   "parser_bench": micro, **extra}, f, indent=1)
+@dataclasses.dataclass
+class Results:
+    """One comparison's outcome: what the report, the charts and
+    results.json are made of."""
+    config: object          # options.Config
+    servers: list           # measured, in the tables' order
+    cells: list             # plan.plan's cells, as measured
+    runs: dict              # (server, cell key) -> [loadgen's run, ...]
+    medians: dict           # (server, cell key) -> summarise()'s figures
+    parser: dict | None     # payload size -> parser_bench's bytes/s
+    machine: dict           # machine(), plus the load before the run
+    profile: dict | None    # profile.run_profiles, or None if not saved
+    calls: dict             # syscalls.count_cells
+    retried: int            # runs run again for contention
+
+    def save(self, path, extra):
+        """results.json; extra: the per-model figures."""
+        with open(path, "w") as f:
+            json.dump({"machine": self.machine, "quick": self.config.quick,
+                       "reps": self.config.reps,
+                       "runs": {" ".join(k): v for k, v in self.runs.items()},
+                       "medians": {" ".join(k): v
+                                   for k, v in self.medians.items()},
+                       "parser_bench": self.parser, **extra,
+                       "profile": self.profile,
+                       "syscalls": calls_to_json(self.calls)}, f, indent=1)
 
 
-class Saved:
-    """results.json read back: what the report and the charts need."""
-
-    def __init__(self, path):
-        with open(path) as f:
-            saved = json.load(f)
-        self.info = saved["machine"]
-        self.quick = saved["quick"]
-        self.reps = saved["reps"]
+def load(path, config):
+    """results.json read back into Results, with config as the run's was
+    (--quick and the repetitions); the cells come from plan.as_measured."""
+    with open(path) as f:
+        saved = json.load(f)
+    config = config.with_quick(saved["quick"], saved["reps"])
+    runs = {tuple(k.split(" ", 1)): v for k, v in saved["runs"].items()}
+    servers = []
+    for name, _ in runs:
+        if name not in servers:
+            servers.append(name)
+    # JSON keys are strings: the payload sizes were ints.
+    parser = saved.get("parser_bench")
+    return Results(
+        config=config, servers=servers,
+        cells=as_measured(plan(config), [k for _, k in runs]),
+        runs=runs,
         # The medians again, from the runs: a report written by a newer
         # summarise() than the run's has every figure it prints.
-        raw = {tuple(k.split(" ", 1)): v for k, v in saved["runs"].items()}
-        self.s = summarise(raw)
-        self.servers = []
-        for name, _ in raw:
-            if name not in self.servers:
-                self.servers.append(name)
-        # JSON keys are strings: the payload sizes were ints.
-        micro = saved.get("parser_bench")
-        self.micro = ({int(k): v for k, v in micro.items()}
-                      if micro else micro)
-        self.profile = saved.get("profile")   # absent before profiles
+        medians=summarise(runs),
+        parser={int(k): v for k, v in parser.items()} if parser else parser,
+        machine=saved["machine"],
+        profile=saved.get("profile"),   # absent before profiles
+        calls=calls_from_json(saved.get("syscalls")),
         # Each re-run shows in its run's attempts.
-        self.retried = sum(r.get("attempts", 1) - 1
-                           for runs in saved["runs"].values() for r in runs)
+        retried=sum(r.get("attempts", 1) - 1
+                    for rs in saved["runs"].values() for r in rs))
+
+
+def calls_to_json(calls):
+    """syscalls.count_cells's figures with "server cell" keys."""
+    if "cells" not in calls:
+        return calls
+    return dict(calls, cells={" ".join(k): v
+                              for k, v in calls["cells"].items()})
+
+
+def calls_from_json(saved):
+    if saved is None:
+        return {"skipped": "results.json holds no system call counts"}
+    if "cells" not in saved:
+        return saved
+    return dict(saved, cells={tuple(k.split(" ", 1)): v
+                              for k, v in saved["cells"].items()})

@@ -18,7 +18,8 @@ void usage_error(const std::string& what) {
                  "FRAMES_PER_S]\n"
                  "  [--batch N]\n"
                  "  [--duration S] [--warmup S] [--idle K] [--slow-client]\n"
-                 "  [--flood-bytes B] [--server-pid PID] [--stall-after S]\n";
+                 "  [--flood-bytes B] [--server-pid PID] [--stall-after S]\n"
+                 "  [--mark-window]\n";
     std::exit(2);
 }
 
@@ -95,6 +96,8 @@ bool apply(config& c, std::string_view a, args& in) {
         c.stall_after = num();
     } else if (a == "--connect-timeout") {
         c.connect_timeout = num();
+    } else if (a == "--mark-window") {
+        c.mark_window = true;
     } else {
         return false;
     }

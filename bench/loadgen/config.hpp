@@ -29,6 +29,10 @@ struct config {
     double stall_after = 1.0;    // a client waiting this long has stalled
     double connect_timeout = 0;  // 0: 10 s + 1 s per 1000 connections
     unsigned connect_parallel = 128;
+    // Prints "window open" and "window closed" on stderr as the measured
+    // window starts and ends, so that a tool counting the server's system
+    // calls (bench/comparison/syscalls.py) counts over the same window.
+    bool mark_window = false;
 };
 
 // Parses and checks the command line; exits with status 2 and the usage on

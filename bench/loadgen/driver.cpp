@@ -2,6 +2,7 @@
 
 #include <boost/asio.hpp>
 #include <cstring>
+#include <iostream>
 
 #include "common/procfs.hpp"
 #include "payload.hpp"
@@ -98,6 +99,9 @@ void driver::begin_run() {
 void driver::open_window() {
     phase_ = phase::measure;
     watch_.window_start();
+    if (cfg_.mark_window) {
+        std::cerr << "window open" << std::endl;
+    }
     if (probe_) {
         probe_->start_flood(measure_start_);
     }
@@ -114,6 +118,9 @@ void driver::open_window() {
 void driver::end_measure() {
     phase_ = phase::drain;
     watch_.window_end();
+    if (cfg_.mark_window) {
+        std::cerr << "window closed" << std::endl;
+    }
     drain_deadline_ = steady::now() + std::chrono::seconds(1);
     drain_wait();
 }
