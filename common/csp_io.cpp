@@ -61,26 +61,38 @@ asio::awaitable<void> reader(inbox_channel& inbox,
                              std::size_t max_frame) {
     frame_parser parser(max_frame);
     error_code ec;
-    socket.non_blocking(true, ec);  // for the reads: see below
+    socket.non_blocking(true, ec);  // reads return would_block, never wait
     auto status = frame_parser::status::need_more;
     while (!ec && status != frame_parser::status::too_long) {
-        // An idle connection costs no read buffer: a read that finds no
-        // bytes gives the buffer back (unless it holds a partial frame) and
-        // waits for readability without one. A busy one keeps its buffer.
         auto space = parser.prepare(read_size);
         std::size_t n =
             socket.read_some(asio::buffer(space.data(), space.size()), ec);
         if (ec == asio::error::would_block) {
-            parser.release();
-            std::tie(ec) =
-                co_await socket.async_wait(tcp::socket::wait_read, idle_wait);
-            continue;
+            ec = {};  // n is 0: nothing to read yet
         }
         parser.commit(n);
         send batch{id, {}};
         status = take_frames(parser, batch.parcels);
+        // A read short of the space offered has emptied the socket: wait
+        // for readability now, rather than read again only to find
+        // nothing (the wait looks at the socket afresh, so bytes that came
+        // meanwhile are not missed). An idle connection holds no read
+        // buffer, so the buffer goes back before that wait (unless it
+        // holds a partial frame; the frames are copied out already), and
+        // before the send: given back by the thread that took it, before
+        // anything else runs there, the block is reused by the next read;
+        // given back after the send, often on another thread, glibc tends
+        // to return it to the kernel, and the next read faults it in again.
+        const bool drained = !ec && n < space.size();
+        if (drained) {
+            parser.release();
+        }
         if (!batch.parcels.empty()) {
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);
+        }
+        if (drained && status != frame_parser::status::too_long) {
+            std::tie(ec) =
+                co_await socket.async_wait(tcp::socket::wait_read, idle_wait);
         }
     }
     if (status == frame_parser::status::too_long) {
