@@ -92,7 +92,6 @@ parse_result parse_command_line(int argc,
         auto bad = [&](std::string_view why) {
             return parse_result{{}, std::string(arg) + ": " + std::string(why)};
         };
-        constexpr auto size_max = std::numeric_limits<std::size_t>::max();
         const bool is_flag = arg == "--help" || arg == "-h" ||
                              (!info.demo_flag.empty() && arg == info.demo_flag);
         if (is_flag && has_value) {
@@ -115,13 +114,13 @@ parse_result parse_command_line(int argc,
             }
         } else if (arg == "--max-frame") {
             if (!take_value() ||
-                !parse_number<std::size_t>(value, o.max_frame, 1, size_max)) {
-                return bad("expects a positive number of bytes");
+                !parse_number(value, o.max_frame, 1UL, max_frame_limit)) {
+                return bad("expects bytes from 1 to 1073741824 (1 GiB)");
             }
         } else if (arg == "--max-pending") {
             if (!take_value() ||
-                !parse_number<std::size_t>(value, o.max_pending, 1, size_max)) {
-                return bad("expects a positive number of bytes");
+                !parse_number(value, o.max_pending, 1UL, max_pending_limit)) {
+                return bad("expects bytes from 1 to 68719476736 (64 GiB)");
             }
         } else if (arg == "--write-timeout") {
             unsigned ms = 0;
@@ -157,8 +156,8 @@ std::string usage(const variant_info& info) {
          "127.0.0.1)\n";
     u += "  --port N             port to listen on, 0 for any (default "
          "8080)\n";
-    u += "  --max-frame BYTES    longest payload accepted (default "
-         "1048576)\n";
+    u += "  --max-frame BYTES    longest payload accepted, at most 1 GiB "
+         "(default 1048576)\n";
     u += info.queues
              ? "  --max-pending BYTES  output queued for one client before "
                "it is\n"

@@ -21,6 +21,12 @@ struct variant_info {
     std::string_view demo_help;
 };
 
+// The largest values --max-frame and --max-pending take: past them, a
+// typo rather than a plan (a frame's buffer of 2^64 bytes, or a bound that
+// wraps when a frame is added to it), refused where options are parsed.
+inline constexpr std::size_t max_frame_limit = std::size_t{1} << 30;
+inline constexpr std::size_t max_pending_limit = std::size_t{1} << 36;
+
 struct options {
     std::string bind = "127.0.0.1";
     std::uint16_t port = 8080;

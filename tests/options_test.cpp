@@ -55,26 +55,43 @@ TEST_CASE("every option parses, both as --opt v and --opt=v", "[options]") {
 }
 
 TEST_CASE("bad options are refused with a message naming them", "[options]") {
-    for (auto args :
-         std::vector<std::vector<const char*>>{{"--nope"},
-                                               {"--bind", "1.2.3"},
-                                               {"--bind", "no_such host"},
-                                               {"--bind", "-bad.example"},
-                                               {"--write-timeout", "-1"},
-                                               {"--write-timeout", "1s"},
-                                               {"--port", "65536"},
-                                               {"--port", "-1"},
-                                               {"--port", "12ab"},
-                                               {"--threads", "0"},
-                                               {"--max-frame", "0"},
-                                               {"--max-pending"},
-                                               {"--demo=1"},
-                                               {"--help=yes"}}) {
+    for (auto args : std::vector<std::vector<const char*>>{
+             {"--nope"},
+             {"--bind", "1.2.3"},
+             {"--bind", "no_such host"},
+             {"--bind", "-bad.example"},
+             {"--write-timeout", "-1"},
+             {"--write-timeout", "1s"},
+             {"--port", "65536"},
+             {"--port", "-1"},
+             {"--port", "12ab"},
+             {"--threads", "0"},
+             {"--max-frame", "0"},
+             // 2^64 - 1: max_frame + 1
+             // would wrap to 0
+             {"--max-frame", "18446744073709551615"},
+             {"--max-frame", "1073741825"},
+             {"--max-pending", "18446744073709551615"},
+             {"--max-pending", "68719476737"},
+             {"--max-pending"},
+             {"--demo=1"},
+             {"--help=yes"}}) {
         auto r = parse(args);
         CHECK_FALSE(r.opts);
         CHECK(r.error.starts_with(
             std::string(args[0]).substr(0, std::string(args[0]).find('='))));
     }
+}
+
+TEST_CASE("--max-frame and --max-pending take values up to their limits",
+          "[options]") {
+    auto r = parse({"--max-frame",
+                    std::to_string(common::max_frame_limit).c_str(),
+                    "--max-pending",
+                    std::to_string(common::max_pending_limit).c_str()});
+    REQUIRE(r.opts);
+    CHECK(r.opts->max_frame == common::max_frame_limit);
+    CHECK(r.opts->max_pending == common::max_pending_limit);
 }
 
 TEST_CASE("a host name for --bind is resolved when the server binds",
