@@ -33,19 +33,23 @@
 #include <string>
 #include <string_view>
 
+#include "client/escape.hpp"
 #include "common/id.hpp"
 
 namespace {
 
 constexpr std::string_view usage_text =
     "usage: router_client [--host ADDR] [--port N] [--send-file FILE]\n"
-    "                     [--expect N] [--timeout SECONDS] [--help]\n"
+    "                     [--expect N] [--timeout SECONDS]\n"
+    "                     [--max-frame BYTES] [--help]\n"
     "  --host ADDR       the router's address (default 127.0.0.1)\n"
     "  --port N          the router's port (default 8080)\n"
     "  --send-file FILE  read the lines to send from FILE, not stdin\n"
     "  --expect N        do not stop at the end of the input: wait until N\n"
     "                    frames have arrived, then exit 0\n"
     "  --timeout SECONDS exit 1 if still running after SECONDS\n"
+    "  --max-frame BYTES the router's --max-frame (default 1048576): a\n"
+    "                    longer line is reported and not sent\n"
     "Prints `id N` once connected, then one line per received frame:\n"
     "`[HH:MM:SS.mmm] text`. Each input line `<dest id> <text>` is sent as\n"
     "one frame. Ctrl-D (end of input) or Ctrl-C quits.\n";
@@ -56,6 +60,7 @@ struct config {
     std::string send_file;
     std::optional<std::uint64_t> expect;
     std::optional<double> timeout;
+    std::uint64_t max_frame = 1048576;
 };
 
 template <class... Args>
@@ -98,6 +103,8 @@ std::optional<config> parse_args(int argc, char** argv) {
             c.expect = n;
         } else if (opt == "--timeout" && secs > 0 && *end == '\0') {
             c.timeout = secs;
+        } else if (opt == "--max-frame" && parse_number(val, n) && n > 0) {
+            c.max_frame = n;
         } else {
             error(std::string(opt), " ", std::string(val), ": invalid");
             return std::nullopt;
@@ -151,27 +158,32 @@ bool send_all(int fd, std::string_view bytes) {
     return true;
 }
 
-// `<dest id> <text>` -> the frame's bytes, or nullopt if malformed.
-std::optional<std::string> frame_of(std::string_view line) {
+// `<dest id> <text>` -> the frame's bytes in `frame`, or why it cannot be
+// sent (the router would close a client that sent such a frame).
+std::string_view frame_of(std::string_view line,
+                          std::uint64_t max_frame,
+                          std::string& frame) {
     const auto space = line.find(' ');
     std::uint64_t dest = 0;
     if (!parse_number(line.substr(0, space), dest) || dest > UINT32_MAX) {
-        return std::nullopt;
+        return "expected `<dest id> <text>` with a decimal id below 2^32";
     }
     const auto text =
         space == line.npos ? std::string_view{} : line.substr(space + 1);
     if (text.find('\0') != text.npos) {
-        return std::nullopt;  // a 0 would end the frame early
+        return "the text holds a 0 byte, which would end the frame early";
+    }
+    if (text.size() > max_frame) {
+        return "the text is longer than --max-frame";
     }
     const auto id = common::encode_id(dest);
-    std::string f(id.begin(), id.end());
-    f += text;
-    f += '\0';
-    return f;
+    frame.assign(id.begin(), id.end());
+    frame += text;
+    frame += '\0';
+    return {};
 }
 
-// `[HH:MM:SS.mmm] text`, with control bytes escaped so a frame cannot
-// garble the terminal.
+// `[HH:MM:SS.mmm] text`, escaped so a frame cannot garble the terminal.
 void print_frame(std::string_view payload) {
     const auto now = std::chrono::system_clock::now();
     const auto t = std::chrono::system_clock::to_time_t(now);
@@ -189,17 +201,7 @@ void print_frame(std::string_view payload) {
                   tm.tm_min,
                   tm.tm_sec,
                   int(ms));
-    std::string line = stamp;
-    for (unsigned char ch : payload) {
-        if (ch < 0x20 || ch == 0x7f || ch == '\\') {
-            char esc[8];
-            std::snprintf(esc, sizeof esc, "\\x%02x", ch);
-            line += esc;
-        } else {
-            line += char(ch);
-        }
-    }
-    line += '\n';
+    std::string line = stamp + client::escaped(payload) + '\n';
     std::fputs(line.c_str(), stdout);
     std::fflush(stdout);
 }
@@ -208,10 +210,11 @@ using clock = std::chrono::steady_clock;
 
 // What one run has seen so far. Single-threaded: no locks anywhere.
 struct session {
-    explicit session(int fd) : sock(fd) {}
+    session(int fd, std::uint64_t max_frame) : sock(fd), max_frame(max_frame) {}
     ~session() { ::close(sock); }
 
     int sock;
+    std::uint64_t max_frame;
     std::string inbox;  // bytes from the router: the id, then frames
     std::string lines;  // input not yet ended by a newline
     bool have_id = false;
@@ -251,18 +254,22 @@ struct session {
             if (line.ends_with('\r')) {
                 line.remove_suffix(1);
             }
-            if (auto f = frame_of(line)) {
-                if (!send_all(sock, *f)) {
+            std::string frame;
+            const auto why = frame_of(line, max_frame, frame);
+            if (why.empty()) {
+                if (!send_all(sock, frame)) {
                     error("cannot send: ", std::strerror(errno));
                     return false;
                 }
             } else if (!line.empty()) {
                 error("line ",
                       std::to_string(line_no),
-                      ": expected `<dest id> <text>` with a decimal id "
-                      "below 2^32, got \"",
-                      std::string(line),
-                      "\"; not sent");
+                      ": ",
+                      std::string(why),
+                      ", got \"",
+                      client::escaped(line.substr(0, 80)),
+                      line.size() > 80 ? "...\"" : "\"",
+                      "; not sent");
                 bad_line = true;
             }
             lines.erase(0, nl + 1);
@@ -409,6 +416,6 @@ int main(int argc, char** argv) {
     if (fd < 0) {
         return 1;
     }
-    session s(fd);
+    session s(fd, cfg->max_frame);
     return run(*cfg, s, in, waiting);
 }

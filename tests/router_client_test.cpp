@@ -12,6 +12,7 @@
 #include <regex>
 #include <tuple>
 
+#include "client/escape.hpp"
 #include "fixture.hpp"
 #include "process.hpp"
 
@@ -164,6 +165,42 @@ TEST_CASE("router_client reports a bad line, skips it and sends the rest",
     CHECK(err.find("line 2:") != err.npos);
     CHECK(err.find("line 3:") == err.npos);
     CHECK(b.p.wait() == 0);
+}
+
+TEST_CASE("router_client refuses a line past --max-frame or holding a 0",
+          "[router_client]") {
+    auto opts = test_options();
+    opts.max_frame = 16;
+    running<any_variant> r(opts);
+    client_process a(r.port(), {"--max-frame", "16"}), b(r.port());
+    a.say(b.id, std::string(17, 'x'));        // one byte too long
+    a.say(b.id, std::string("a\0b\x1b", 4));  // a 0 byte, then ESC
+    a.say(b.id, std::string(16, 'y'));        // just fits
+    CHECK(b.heard() == std::string(16, 'y'));
+    a.p.close_stdin();
+    b.p.close_stdin();
+    CHECK(a.p.wait() == 3);
+    const auto err = a.p.read_stderr_all();
+    INFO(err);
+    CHECK(err.find("line 1: the text is longer than --max-frame") != err.npos);
+    CHECK(err.find("line 2: the text holds a 0 byte") != err.npos);
+    CHECK(err.find("a\\x00b\\x1b") != err.npos);          // escaped, and
+    CHECK(err.find(std::string("a\0b", 3)) == err.npos);  // not raw
+    CHECK(b.p.wait() == 0);
+}
+
+TEST_CASE("router_client escapes C0 and C1 controls, keeps UTF-8 text",
+          "[router_client]") {
+    using client::escaped;
+    CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
+    CHECK(escaped("\x1b[2J") == "\\x1b[2J");  // C0: ESC
+    CHECK(escaped("\x9b"
+                  "2J") == "\\x9b2J");  // C1, raw: CSI
+    CHECK(escaped("\xc2\x9b"
+                  "2J") == "\\xc2\\x9b2J");      // C1 as UTF-8
+    CHECK(escaped("\xc2\xa0") == "\xc2\xa0");    // U+00A0 prints
+    CHECK(escaped("\xe2\x82") == "\\xe2\\x82");  // cut short
+    CHECK(escaped("\x7f\\") == "\\x7f\\x5c");
 }
 
 TEST_CASE("router_client says so when the connection is refused",
