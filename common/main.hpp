@@ -1,8 +1,10 @@
 // main() for every variant, and the part of it the limit line shares
 // (bench/epoll_forwarder.cpp): parse the contract's command line, bind,
-// print the `listening on` line, serve until SIGINT or SIGTERM, stop
-// cleanly.
+// print the `listening on` line, serve until SIGINT, SIGTERM or SIGHUP,
+// stop cleanly.
 #pragma once
+
+#include <signal.h>
 
 #include <exception>
 #include <iostream>
@@ -14,9 +16,9 @@
 
 namespace common {
 
-// Blocks SIGINT and SIGTERM in the calling thread and every thread started
-// after it, so they can only be taken by `wait()` (or read from
-// `descriptor()`): no handler runs in the middle of a server's thread, and
+// Blocks the stop signals (SIGINT, SIGTERM, SIGHUP) in the calling thread and
+// every thread started after it, so they can only be taken by `wait()` (or read
+// from `descriptor()`): no handler runs in the middle of a server's thread, and
 // a signal sent the moment the `listening on` line is printed is not lost.
 class signal_waiter {
   public:
@@ -48,6 +50,11 @@ int serve_main(int argc, char** argv, const variant_info& info, Serve serve) {
         std::cout << usage(info);
         return 0;
     }
+    // Logs go to stderr with write(2): when that is a pipe whose reader has
+    // gone (`| head`, a restarted collector), the next line, which any
+    // client can cause, would kill the server with SIGPIPE. Ignored, the
+    // write fails with EPIPE and the line is lost, not the server.
+    ::signal(SIGPIPE, SIG_IGN);
     try {
         signal_waiter signals;
         return serve(*parsed.opts, signals);

@@ -15,6 +15,9 @@ sigset_t stop_signals() {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    // A hang-up (the terminal closed) stops the server as cleanly: the
+    // default would kill it without a word (docs/protocol.md, "Stopping").
+    sigaddset(&set, SIGHUP);
     return set;
 }
 }  // namespace

@@ -128,6 +128,13 @@ void process::close_stdin() {
     }
 }
 
+void process::close_stderr() {
+    if (err_ >= 0) {
+        ::close(err_);
+        err_ = -1;
+    }
+}
+
 namespace {
 // Reads what is available on fd into buf; false on EOF or deadline.
 bool read_more(int fd, std::string& buf, clock::time_point deadline) {

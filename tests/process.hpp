@@ -28,6 +28,9 @@ class process {
     void write_stdin(std::string_view bytes);
     // Closes the child's stdin: it reads EOF. Idempotent.
     void close_stdin();
+    // Closes the read end of the child's stderr, as a log reader that went
+    // away would: the child's next write there gets EPIPE (or SIGPIPE).
+    void close_stderr();
 
     // One line of stdout (without the newline), or timeout_error.
     std::string read_stdout_line(clock::duration within = patience);

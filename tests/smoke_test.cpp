@@ -53,10 +53,11 @@ TEMPLATE_TEST_CASE("a host name that does not resolve exits 1 naming it",
     CHECK(err.find("no-such-host.invalid") != std::string::npos);
 }
 
-TEMPLATE_TEST_CASE("SIGTERM and SIGINT exit 0 within 2 s, connections open",
-                   "[smoke]",
-                   ROUTER_VARIANTS) {
-    for (int sig : {SIGTERM, SIGINT}) {
+TEMPLATE_TEST_CASE(
+    "SIGTERM, SIGINT and SIGHUP exit 0 within 2 s, connections open",
+    "[smoke]",
+    ROUTER_VARIANTS) {
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
         process p({exe<TestType>(), "--port", "0"});
         const auto port = port_of(p.read_stdout_line());
         client a(port), b(port);
@@ -67,6 +68,23 @@ TEMPLATE_TEST_CASE("SIGTERM and SIGINT exit 0 within 2 s, connections open",
         CHECK(*status == 0);
         CHECK(a.closed_within(1s));
     }
+}
+
+TEMPLATE_TEST_CASE("a log reader that went away does not stop the server",
+                   "[smoke]",
+                   ROUTER_VARIANTS) {
+    process p({exe<TestType>(), "--port", "0"});
+    const auto port = port_of(p.read_stdout_line());
+    p.close_stderr();  // as `server 2>&1 | head -1` once head has exited
+    client a(port), b(port);
+    // Frames to an unknown id: each drop may log a line, into the pipe
+    // nobody reads any more.
+    for (int i = 0; i < 20; ++i) {
+        a.send_frame(1000 + i, "nobody");
+    }
+    a.send_frame(b.id(), "still routing");
+    expect_frame(b, "still routing");
+    CHECK_FALSE(p.wait(0s).has_value());  // alive, not killed by SIGPIPE
 }
 
 // (A test name must not start with "--": Catch would take it for an option.)
