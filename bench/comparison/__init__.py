@@ -45,11 +45,14 @@ The modules, in the order a run goes through them:
             and targets)
   charts    docs/*.png, one function per chart
   main      the whole job, and --replot
+  syscalls_only
+            --syscalls-only: the counting runs alone, into syscalls.md
   against   --against REV: this tree's servers against REV's, interleaved
   revisions building REV's servers in a temporary worktree
 
 usage: bench/compare [--quick] [--variants a,b] [--reps N] [--out DIR]
                      [--[no-]profile] [--[no-]syscalls] [--no-redis]
                      [--no-nats] [--no-build] [--no-install]
-                     [--against REV[,REV...]] [--replot]
+                     [--against REV[,REV...]] [--syscalls-only]
+                     [--replot]
 """

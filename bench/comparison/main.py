@@ -1,13 +1,15 @@
 """The whole job: build, choose the servers, run the plan, write
 results.md, results.json and the charts; or, with --replot, rebuild the
 report and the charts from results.json; or, with --against, compare this
-tree's servers with another revision's (against.py)."""
+tree's servers with another revision's (against.py); or, with
+--syscalls-only, only count their system calls (syscalls_only.py)."""
 
 import os
 import subprocess
 import time
 
-from . import against, charts, options, servers as srv, summary
+from . import (against, charts, options, servers as srv, summary,
+               syscalls_only)
 from .common import LOG_DIR, ROOT, VARIANTS, say
 from .findings import targets
 from .models import per_model
@@ -29,6 +31,8 @@ def main(argv=None):
     fresh_log_dir()
     if config.against:
         return against.run(config)
+    if config.syscalls_only:
+        return syscalls_only.run(config)
     started = time.monotonic()
     results = measure(config)
     drew = write_outputs(results, save=True)

@@ -46,6 +46,11 @@ def parser():
                     help="count each server's system calls per message "
                     "by kind, in one more run per cell (perf stat; "
                     "default: yes)")
+    ap.add_argument("--syscalls-only", action="store_true",
+                    help="only the counting runs of --syscalls, in every "
+                    "throughput cell (--quick: 8 and 64 pairs x 16 B); "
+                    "writes OUT/syscalls.md and syscalls.json, which a "
+                    "results.md without counts of its own includes")
     ap.add_argument("--against", metavar="REV[,REV...]",
                     help="before/after: build the servers at each REV and "
                     "run them interleaved with this tree's; writes "
@@ -87,6 +92,7 @@ class Config:
     retry_budget: float
     profile: bool
     syscalls: bool
+    syscalls_only: bool
     against: str | None
     out: str
     replot: bool
@@ -118,6 +124,10 @@ def defaults(given, quick, against):
 def parse(argv=None):
     ap = parser()
     args = ap.parse_args(argv)
+    if args.syscalls_only and (args.against or args.replot
+                               or not args.syscalls):
+        ap.error("--syscalls-only goes with none of --against, --replot, "
+                 "--no-syscalls")
     given = dict(reps=args.reps, warmup=args.warmup,
                  stall_after=args.stall_after, profile=args.profile)
     default_out = ("build/bench-against" if args.against

@@ -9,7 +9,7 @@ from .models import (copies, copies_text, copy_sentence, idle_kib,
                      idle_sentence)
 from .profile import CATEGORIES, OTHER_K, OTHER_U
 from .plan import idle_counts, thr_cells
-from .syscalls import OTHER, TOTAL
+from .syscalls import TOTAL, counted, kind_table
 
 # The cells whose system calls are tabled by kind (if counted).
 CALL_CELLS = ["throughput/8x16", "throughput/64x16"]
@@ -21,7 +21,8 @@ def write_report(results):
              + ["\n## What this run shows\n",
                 findings(results)]
              + throughput_section(results)
-             + syscalls_section(results.servers, results.calls)
+             + syscalls_section(results.servers, results.calls,
+                                results.config.out)
              + latency_section(results)
              + idle_section(results)
              + idle_memory_section(results)
@@ -95,12 +96,6 @@ def throughput_cell(r, per_1000, with_calls):
             f"{fmt(r['cpu_us_per_msg'], 2)} us{calls}{flag}")
 
 
-def counted(calls, name, key):
-    """The system calls per 1000 messages of a server in a cell, by kind;
-    None if not counted."""
-    return calls.get("cells", {}).get((name, key), {}).get("per_1000")
-
-
 def throughput_section(results):
     config, servers, medians = results.config, results.servers, results.medians
     cells, calls = results.cells, results.calls
@@ -134,7 +129,12 @@ def throughput_section(results):
     return L
 
 
-def syscalls_section(servers, calls):
+def syscalls_section(servers, calls, out):
+    """The tables by kind of this run's counts; if it has none, those of
+    a separate run, OUT/syscalls.md, if there is one."""
+    if "cells" not in calls and os.path.exists(
+            os.path.join(out, "syscalls.md")):
+        return separate_syscalls_section(out)
     L = ["\n### System calls per 1000 messages, by kind\n",
          "Counted in one more run of each cell per server (not among the "
          "timed runs: tracing slows the server), by `perf stat` on the "
@@ -146,19 +146,24 @@ def syscalls_section(servers, calls):
         return L + [f"Not measured in this run: {why.rstrip('.')}.\n"]
     for key in [k for k in CALL_CELLS if any(
             counted(calls, n, k) for n in servers)]:
-        rows = {n: counted(calls, n, key) for n in servers}
-        kinds = [k for k in calls["kinds"]
-                 if any(r and r.get(k, 0) >= 0.05 for r in rows.values())]
-        kinds += [OTHER, TOTAL]
-        pairs, size = key.split("/")[1].split("x")
-        L += [f"**{pairs} pairs x {size} B**\n",
-              "| server | " + " | ".join(kinds) + " |",
-              "|---|" + "---:|" * len(kinds)]
-        for name, r in rows.items():
-            cols = [fmt(r.get(k) if r else None, 1) for k in kinds]
-            L.append(f"| {label(name)} | " + " | ".join(cols) + " |")
-        L.append("")
+        L += kind_table(servers, calls, key)
     return L
+
+
+def separate_syscalls_section(out):
+    """OUT/syscalls.md (bench/compare --syscalls-only) as the section, its
+    title dropped: its first line says when and at which commit."""
+    with open(os.path.join(out, "syscalls.md")) as f:
+        lines = f.read().rstrip("\n").splitlines()
+    body = [ln for ln in lines if not ln.startswith("# ")]
+    while body and not body[0].strip():
+        body.pop(0)
+    return ["\n### System calls per 1000 messages, by kind "
+            "(`syscalls.md`)\n",
+            "Not counted in the run above: the counts below come from a "
+            "separate run that counted only the system calls (`bench/compare "
+            "--syscalls-only`); the next line gives its date, commit and "
+            "machine.\n"] + body
 
 
 def latency_section(results):

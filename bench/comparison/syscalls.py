@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from .common import say
+from .common import fmt, label, say
 from .plan import cell_key
 from .runs import loadgen_command
 from .servers import Server, is_root
@@ -226,3 +226,30 @@ def count_cells(config, servers, cells, bin_dirs=None):
                 out[(name, key)] = {"failed": str(e)}
                 say(f"      system calls: {name} {key}: n/a ({e})")
     return {"kinds": kinds, "cells": out}
+
+
+# ------------------------------------------------------------ the tables
+
+def counted(calls, name, key):
+    """The system calls per 1000 messages of a server in a cell, by kind;
+    None if not counted."""
+    return calls.get("cells", {}).get((name, key), {}).get("per_1000")
+
+
+def kind_table(servers, calls, key):
+    """One cell's table: each server's calls per 1000 messages by kind, a
+    kind left out when no server made 0.05 of them, then other and the
+    total. Its title is bold, not a heading: it sits in results.md's
+    section on system calls and in syscalls.md alike."""
+    rows = {n: counted(calls, n, key) for n in servers}
+    kinds = [k for k in calls["kinds"]
+             if any(r and r.get(k, 0) >= 0.05 for r in rows.values())]
+    kinds += [OTHER, TOTAL]
+    pairs, size = key.split("/")[1].split("x")
+    L = [f"**{pairs} pair{'s' if pairs != '1' else ''} x {size} B**\n",
+         "| server | " + " | ".join(kinds) + " |",
+         "|---|" + "---:|" * len(kinds)]
+    for name, r in rows.items():
+        cols = [fmt(r.get(k) if r else None, 1) for k in kinds]
+        L.append(f"| {label(name)} | " + " | ".join(cols) + " |")
+    return L + [""]
