@@ -70,8 +70,17 @@ int run_main(int argc, char** argv) {
         argc, argv, Server::info, [](const options& opts, signal_waiter& s) {
             Server server(opts);
             server.start();
-            std::cout << listening_line(bind_address(opts), server.port())
-                      << std::endl;
+            const auto address = bind_address(opts);
+            std::cout << listening_line(address, server.port()) << std::endl;
+            if (!address.is_loopback()) {
+                // Not through log(): printed even when logging is quiet.
+                std::cerr << Server::info.name
+                          << ": warning: not a loopback address; the router "
+                             "has no authentication: any client that "
+                             "connects can send to every id (docs/protocol.md"
+                             ", \"What the router is not\")"
+                          << std::endl;
+            }
             log_stopping(Server::info, s.wait());
             server.stop();
             return 0;

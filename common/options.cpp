@@ -186,6 +186,11 @@ std::string usage(const variant_info& info) {
              std::string(info.demo_help) + "\n";
     }
     u += "  --help               this text\n";
+    u += "No authentication: any client that connects can send to every id, "
+         "and ids,\n"
+         "given in order from 0, tell how many clients came before. For "
+         "trusted networks\n"
+         "only (docs/protocol.md, \"What the router is not\").\n";
     return u;
 }
 

@@ -11,7 +11,9 @@ inline constexpr common::variant_info info{
     .name = "reactor_select",
     .model =
         "a reactor: one coroutine awaits whichever socket is ready first "
-        "(a race over all of them), then handles it (no lock)",
+        "(a race over all of them), then handles it (no lock); each event "
+        "costs work for every connection, so many connections, idle or "
+        "coming and going, slow every client: a way to deny service",
     .multi_threaded = false,
     .queues = true,
     .demo_flag = "--unsafe-race",

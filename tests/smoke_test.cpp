@@ -70,6 +70,19 @@ TEMPLATE_TEST_CASE(
     }
 }
 
+TEMPLATE_TEST_CASE(
+    "a non-loopback --bind warns: the router has no authentication",
+    "[smoke]",
+    ROUTER_VARIANTS) {
+    process p({exe<TestType>(), "--bind", "0.0.0.0", "--port", "0"});
+    REQUIRE(p.read_stdout_line().starts_with("listening on 0.0.0.0:"));
+    p.signal(SIGTERM);
+    const auto err = p.read_stderr_all();
+    CHECK(p.wait() == 0);
+    CHECK(err.find("warning: not a loopback address") != err.npos);
+    CHECK(err.find("no authentication") != err.npos);
+}
+
 TEMPLATE_TEST_CASE("a log reader that went away does not stop the server",
                    "[smoke]",
                    ROUTER_VARIANTS) {
@@ -102,6 +115,7 @@ TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
                         "--threads"}) {
         CHECK(out.find(option) != std::string::npos);
     }
+    CHECK(out.find("No authentication") != std::string::npos);
     // A variant that cannot honour an option says so.
     if (!TestType::info.queues || !TestType::info.multi_threaded) {
         CHECK(out.find("does not apply") != std::string::npos);
