@@ -214,9 +214,10 @@ class router {
     // Ends a client from the dispatcher's side, whatever its writer is
     // doing; on the dispatcher's strand.
     void disconnect(const std::shared_ptr<peer>& p) {
-        // cancel() before close(): Asio 1.81's close() leaves waiting
-        // senders waiting, and a later cancel() takes them for receivers.
-        // No spilled send starts in between: they run on this strand.
+        // cancel() before close(): Asio 1.26's close() (Boost 1.81) leaves
+        // waiting senders waiting, and a later cancel() takes them for
+        // receivers. No spilled send starts in between: they run on this
+        // strand.
         p->outbox.cancel();  // spilled sends fail and free their bytes
         p->outbox.close();   // the writer's next receive fails
         // On the writer's strand, whose socket it is: fails a write in
