@@ -227,7 +227,7 @@ class reactor_io {
         poll_close_and_log(core_, closures_);
         for (const auto& closed : closures_) {
             if (auto it = conns_.find(closed.id); it != conns_.end()) {
-                abort(it->second.socket);
+                reset_connection(it->second.socket);
                 conns_.erase(it);
             }
         }
@@ -303,17 +303,6 @@ class reactor_io {
         }
     }
     // snippet-end
-
-    // A reset, not a FIN: what the kernel still holds for the client is
-    // discarded too, as the contract wants, and not kept for minutes after
-    // close; and a client that never reads learns of it at once (a FIN
-    // would wait behind the bytes it does not read). Closed explicitly:
-    // Asio's destructor turns lingering off again so as not to block.
-    static void abort(tcp::socket& socket) {
-        error_code ec;
-        socket.set_option(asio::socket_base::linger(true, 0), ec);
-        socket.close(ec);
-    }
 
     std::vector<router_core::closure> closures_;
     std::vector<client_id> expired_;          // for expire() to write to

@@ -221,12 +221,8 @@ class router {
         p->outbox.cancel();  // spilled sends fail and free their bytes
         p->outbox.close();   // the writer's next receive fails
         // On the writer's strand, whose socket it is: fails a write in
-        // flight, and ends the reader.
-        asio::post(p->strand, [p] {
-            error_code ignored;
-            p->socket.shutdown(tcp::socket::shutdown_both, ignored);
-            p->socket.close(ignored);
-        });
+        // flight, ends the reader, and resets, as every model does.
+        asio::post(p->strand, [p] { reset_connection(p->socket); });
     }
 
     const options opts_;

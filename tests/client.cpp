@@ -197,15 +197,25 @@ bool client::silent_for(clock::duration d) {
 }
 
 bool client::closed_within(clock::duration within) {
+    return end_within(within).has_value();
+}
+
+bool client::reset_within(clock::duration within) {
+    return end_within(within) == ECONNRESET;
+}
+
+// Reads and discards until the connection ends: 0 for a FIN, ECONNRESET
+// for a reset; nothing if it is still open at the deadline.
+std::optional<int> client::end_within(clock::duration within) {
     const auto deadline = clock::now() + within;
     char buf[65536];
     for (;;) {
         if (!wait_readable(deadline)) {
-            return false;
+            return std::nullopt;
         }
         auto r = ::recv(fd_, buf, sizeof buf, 0);
         if (r == 0 || (r < 0 && errno == ECONNRESET)) {
-            return true;
+            return r == 0 ? 0 : ECONNRESET;
         }
         if (r < 0 && errno != EINTR) {
             fail_errno("recv");

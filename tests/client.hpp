@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -82,12 +83,16 @@ class client {
     // True if the server closes this connection within the deadline;
     // bytes that arrive first are discarded.
     bool closed_within(clock::duration within = patience);
+    // The same, but true only if the end was a reset (ECONNRESET), not a
+    // FIN: the server threw away what it still held for this client.
+    bool reset_within(clock::duration within = patience);
 
     void shutdown_write();
     void close();
 
   private:
     bool wait_readable(clock::time_point deadline);
+    std::optional<int> end_within(clock::duration within);
 
     int fd_ = -1;
     std::uint32_t id_ = 0;
