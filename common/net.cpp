@@ -201,7 +201,7 @@ asio::awaitable<error_code> write_with_deadline(
 void reset_connection(tcp::socket& socket) {
     error_code ignored;
     socket.set_option(asio::socket_base::linger(true, 0), ignored);
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.shutdown(tcp::socket::shutdown_receive, ignored);
     // Now, not in the destructor: Asio's destructor turns SO_LINGER back
     // off (a destructor must not block), and the end would be a FIN again.
     socket.close(ignored);

@@ -111,9 +111,11 @@ asio::awaitable<error_code> write_with_deadline(
 // `socket`. A plain shutdown would queue the end of the stream behind the
 // bytes the client is not reading, and it would never see it; with
 // SO_LINGER at zero, the kernel discards them and the client gets a reset
-// as soon as the last descriptor of the connection closes. The shutdown
-// also wakes the task reading the other half (see `split`), so that it
-// ends and closes its own.
+// as soon as the last descriptor of the connection closes. A shutdown of
+// the receiving side wakes the task reading the other half (see `split`),
+// so that it ends and closes its own; it sends nothing, where a shutdown
+// of both sides would queue a FIN behind those bytes, which the client
+// could read, FIN and all, before that last descriptor closed.
 void reset_connection(tcp::socket& socket);
 
 // Runs one io_context on N threads. An exception that escapes a handler is

@@ -83,7 +83,7 @@ TEST_CASE("bad options are refused with a message naming them", "[options]") {
     }
 }
 
-TEST_CASE("--max-frame and --max-pending take values up to their limits",
+TEST_CASE("max-frame and max-pending options take values up to their limits",
           "[options]") {
     auto r = parse({"--max-frame",
                     std::to_string(common::max_frame_limit).c_str(),
