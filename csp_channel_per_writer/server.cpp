@@ -8,14 +8,15 @@
 // Shared state: the channels (safe from any thread by themselves), one
 //   atomic byte count per client, and `copies_`. The table is a local of
 //   `dispatcher`; a client's socket belongs to its writer's strand.
-// A frame's path: reader (common/csp_io.cpp) -> a `send` into `inbox_` ->
+// A frame's path: reader (common/channels/csp_io.cpp) -> a `send` into `inbox_`
+// ->
 //   dispatcher -> the outbox (or a spilled send waiting for room) -> the
 //   writer gathers all that is queued into one write.
 // Trade-off: a slow client no longer stalls the others, but every queue
 //   needs a bound (--max-pending, --write-timeout: past them, a slow
 //   consumer is cut off). More tasks, more channels, more lifetimes.
 // Compare with: csp/server.cpp, where the dispatcher writes itself. Start
-//   reading at `dispatcher`; its messages are in common/csp_io.hpp.
+//   reading at `dispatcher`; its messages are in common/channels/csp_io.hpp.
 
 #include "csp_channel_per_writer/server.hpp"
 
@@ -27,7 +28,8 @@
 #include <variant>
 #include <vector>
 
-#include "common/csp_io.hpp"
+#include "common/channels/csp_io.hpp"
+#include "common/counters.hpp"
 #include "common/id.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -83,7 +85,7 @@ class router {
     };
     using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
-    // Ids in accept order: see `admit` (common/csp_io.cpp).
+    // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
             return admit(

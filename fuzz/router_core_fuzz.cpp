@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "common/id.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor/router_core.hpp"
 #include "router_core_model.hpp"
 
 namespace {

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/counters.hpp"
 #include "common/frame_parser.hpp"
 #include "common/id.hpp"
 #include "common/log.hpp"

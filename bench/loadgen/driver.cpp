@@ -4,7 +4,7 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/procfs.hpp"
+#include "tests/procfs.hpp"
 #include "payload.hpp"
 #include "report.hpp"
 

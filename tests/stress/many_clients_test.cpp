@@ -5,7 +5,7 @@
 #include <random>
 #include <set>
 
-#include "common/procfs.hpp"
+#include "tests/procfs.hpp"
 #include "fixture.hpp"
 #include "pair_traffic.hpp"
 #include "swarm.hpp"

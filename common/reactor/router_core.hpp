@@ -52,7 +52,7 @@
 // never reads freed memory.
 //
 // Why the drivers' zero-copy path is safe, told here once for all of them
-// (common/reactor_io.hpp, bench/epoll_forwarder.cpp): a driver's round
+// (common/reactor/reactor_io.hpp, bench/epoll_forwarder.cpp): a driver's round
 // reads each sender at most once (a busy one waits for the next round),
 // then ends with a write to every destination with lent frames, after
 // which the core has copied whatever its socket did not take. So no read
@@ -74,9 +74,9 @@
 #include <utility>
 #include <vector>
 
-#include "frame_parser.hpp"
-#include "id.hpp"
-#include "log.hpp"
+#include "common/counters.hpp"
+#include "common/frame_parser.hpp"
+#include "common/id.hpp"
 
 namespace common {
 
@@ -288,8 +288,7 @@ class router_core {
 // What a driver calls for poll_close(): the closures appended to `out`, as
 // poll_close() does, and a line logged for each of them and for each drop
 // poll_dropped() has. The core does no I/O, so its drivers write these
-// lines, all with this (defined in log.cpp, beside the servers' other
-// lines).
+// lines, all with this (defined in router_core.cpp, after the core).
 void poll_close_and_log(router_core& core,
                         std::vector<router_core::closure>& out);
 

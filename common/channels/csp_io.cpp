@@ -1,10 +1,10 @@
 // The channel variants' shared half: see csp_io.hpp.
-#include "csp_io.hpp"
+#include "common/channels/csp_io.hpp"
 
 #include <tuple>
 #include <utility>
 
-#include "frame_parser.hpp"
+#include "common/frame_parser.hpp"
 
 namespace common {
 
