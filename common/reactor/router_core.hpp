@@ -288,7 +288,7 @@ class router_core {
 // What a driver calls for poll_close(): the closures appended to `out`, as
 // poll_close() does, and a line logged for each of them and for each drop
 // poll_dropped() has. The core does no I/O, so its drivers write these
-// lines, all with this (defined in router_core.cpp, after the core).
+// lines, all with this (defined in core_log.cpp).
 void poll_close_and_log(router_core& core,
                         std::vector<router_core::closure>& out);
 
