@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 #include "common/log.hpp"
 #include "common/main.hpp"
 #include "common/net.hpp"
@@ -331,7 +332,7 @@ void forwarder::flush() {
 // short write means the socket's buffer is full: wait for EPOLLOUT, registered
 // only for as long as that lasts.
 void forwarder::write(client_id id, conn& c) {
-    std::array<iovec, router_core::max_gather> iov;
+    std::array<iovec, common::max_gather> iov;
     std::size_t count = 0, size = 0;
     for (std::string_view piece : core_.output_buffers(id)) {
         iov[count++] = {const_cast<char*>(piece.data()), piece.size()};

@@ -31,6 +31,7 @@
 #include "common/channels/csp_io.hpp"
 #include "common/counters.hpp"
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
@@ -44,9 +45,6 @@ using asio::use_awaitable;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // The message, named here: the C library's send(2) would hide it.
 using common::send;
-
-// Asio gathers at most 64 buffers into one writev(2).
-constexpr std::size_t max_gather = 64;
 
 class router {
   public:

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/frame_parser.hpp"
+#include "common/io_sizes.hpp"
 
 namespace common {
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/options.hpp"

@@ -77,6 +77,7 @@
 #include "common/counters.hpp"
 #include "common/frame_parser.hpp"
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 
 namespace common {
 
@@ -155,14 +156,10 @@ class router_core {
 
     // --- Decisions out ---
 
-    // At most this many pieces in output_buffers(): what Asio gathers in
-    // one write on Linux (writev takes up to IOV_MAX, 1024). Frames past
-    // it are copied.
-    static constexpr std::size_t max_gather = 64;
-
     // Everything waiting for `id`, in order, to be written in one go
     // (writev): the frames lent from their senders' read buffers, then
-    // the bytes queued. Then handle_written() with what the socket took,
+    // the bytes queued; at most max_gather pieces (io_sizes.hpp: frames
+    // past it are copied). Then handle_written() with what the socket took,
     // before anything else is asked of the core. Valid until the next call
     // to the core.
     std::span<const std::string_view> output_buffers(client_id id);
