@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "client.hpp"
-#include "tests/procfs.hpp"
 #include "process.hpp"
+#include "tests/procfs.hpp"
 
 namespace testing {
 
