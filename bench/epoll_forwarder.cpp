@@ -16,7 +16,7 @@
 // and the core lends every complete frame to its destination, or queues a
 // copy; only when the whole batch of events has been handled is each
 // client with new output written, with one sendmsg(2) of all of it, from
-// the senders' buffers (common/router_core.hpp: why that is safe).
+// the senders' buffers (common/reactor/router_core.hpp: why that is safe).
 // Batching is the lever: a write per frame costs a system call per frame
 // (docs/article-figures.md, "write per frame"). EPOLLOUT is watched only
 // while a short write left output behind. The write deadline is one
@@ -48,11 +48,12 @@
 #include <vector>
 
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 #include "common/log.hpp"
 #include "common/main.hpp"
 #include "common/net.hpp"
 #include "common/options.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor/router_core.hpp"
 
 namespace {
 
@@ -272,7 +273,7 @@ void forwarder::on_readable(client_id id) {
     // Edge-triggered: read until a short read proves the socket drained,
     // but at most once per round: a client that floods the server must not
     // starve every other one, and the core's zero-copy path needs it
-    // (common/router_core.hpp says why).
+    // (common/reactor/router_core.hpp says why).
     for (int share = 0;; ++share) {
         if (share == 1) {
             c.unread = true;
@@ -308,7 +309,7 @@ void forwarder::on_readable(client_id id) {
 // is discarded); every client with new output, or whose socket can take
 // more, gets one write of all of it. Frames lent from a sender's buffer
 // are written from it: the round ending here is what makes that safe
-// (common/router_core.hpp).
+// (common/reactor/router_core.hpp).
 void forwarder::flush() {
     common::poll_close_and_log(core_, closures_);
     for (const auto& closed : closures_) {
@@ -331,7 +332,7 @@ void forwarder::flush() {
 // short write means the socket's buffer is full: wait for EPOLLOUT, registered
 // only for as long as that lasts.
 void forwarder::write(client_id id, conn& c) {
-    std::array<iovec, router_core::max_gather> iov;
+    std::array<iovec, common::max_gather> iov;
     std::size_t count = 0, size = 0;
     for (std::string_view piece : core_.output_buffers(id)) {
         iov[count++] = {const_cast<char*>(piece.data()), piece.size()};

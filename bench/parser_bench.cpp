@@ -13,6 +13,7 @@
 
 #include "common/frame_parser.hpp"
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 
 namespace {
 

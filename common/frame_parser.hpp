@@ -20,11 +20,6 @@
 
 namespace common {
 
-// How much one read asks the parser for, in every server: many frames per
-// system call, all routed before the next read (the article parsed one
-// frame per read).
-inline constexpr std::size_t read_size = 64 * 1024;
-
 // One complete frame. `message` is what the destination receives: the
 // payload and its terminating 0. It points into the parser's buffer and is
 // valid until the next call to `prepare()`, `feed()` or `release()`.

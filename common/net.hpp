@@ -1,7 +1,7 @@
 // The Asio pieces every variant uses the same way: the listening socket, the
 // threads that run an io_context, which errors are ordinary closes, the
-// back-off after a failed accept, and the write deadline of the models that
-// write with coroutines. Nothing here shares state between tasks.
+// back-off after a failed accept, and how the models that use coroutines
+// read and bound their writes. Nothing here shares state between tasks.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -11,7 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "frame_parser.hpp"
 #include "id.hpp"
+#include "io_sizes.hpp"
 #include "options.hpp"
 
 namespace common {
@@ -27,6 +29,39 @@ using boost::system::error_code;
 // hundred bytes per idle connection (docs/results.md, "Memory per idle
 // connection"), and one more allocation per lock taken.
 inline constexpr auto idle_wait = asio::as_tuple(asio::deferred);
+
+// How the coroutine models read (naive_mutex's session, the channel
+// models' reader in common/channels/csp_io.cpp): the socket is
+// non-blocking, so a read takes what is there and never waits, and a
+// connection with nothing to read gives its read buffer back
+// (frame_parser::release keeps a partial frame) and parks in
+// wait_readable(), which holds no buffer. So an idle connection costs no
+// read buffer, and a busy one keeps its own. Each model decides when the
+// socket is empty enough to park.
+struct read_result {
+    std::size_t n;  // bytes read, committed to the parser
+    bool drained;   // the read came up short: the socket is empty now
+};
+
+// One read into `parser` that does not wait (the socket is non-blocking):
+// n is 0 and `ec` clear when the socket had nothing (would_block).
+inline read_result read_now(tcp::socket& socket,
+                            frame_parser& parser,
+                            error_code& ec) {
+    auto space = parser.prepare(read_size);
+    const std::size_t n =
+        socket.read_some(asio::buffer(space.data(), space.size()), ec);
+    if (ec == asio::error::would_block) {
+        ec = {};
+    }
+    parser.commit(n);
+    return {n, !ec && n < space.size()};
+}
+
+// Completes when `socket` is readable, or failed: (error_code).
+inline auto wait_readable(tcp::socket& socket) {
+    return socket.async_wait(tcp::socket::wait_read, idle_wait);
+}
 
 // The address --bind names: itself, or a host name's first address.
 // Throws with a one-line message when a name does not resolve.

@@ -1,11 +1,11 @@
+#include "signals.hpp"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 
 #include <cerrno>
 #include <system_error>
-
-#include "main.hpp"
 
 namespace common {
 

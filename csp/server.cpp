@@ -9,7 +9,7 @@
 //   from any thread by itself). The table is a local variable of
 //   `dispatcher`, so no other task can even name it. `next_id_` belongs to
 //   the accept loop.
-// A frame's path: reader (common/csp_io.cpp, shared with
+// A frame's path: reader (common/channels/csp_io.cpp, shared with
 //   csp_channel_per_writer) parses it -> a `send` message into `inbox_`
 //   -> dispatcher looks up the destination -> writes to its socket, inline.
 // Trade-off: no lock, so no deadlock; but while one write waits for a slow
@@ -19,7 +19,7 @@
 // Compare with: naive_mutex/server.cpp (the lock this replaces) and
 //   csp_channel_per_writer/server.cpp (each client gets its own writer,
 //   so the dispatcher never waits). Start reading at `dispatcher`; the
-//   messages it takes are in common/csp_io.hpp.
+//   messages it takes are in common/channels/csp_io.hpp.
 
 #include "csp/server.hpp"
 
@@ -27,7 +27,8 @@
 #include <utility>
 #include <variant>
 
-#include "common/csp_io.hpp"
+#include "common/channels/csp_io.hpp"
+#include "common/counters.hpp"
 #include "common/id.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -61,7 +62,7 @@ class router {
   private:
     using table_type = std::unordered_map<client_id, tcp::socket>;
 
-    // Ids in accept order: see `admit` (common/csp_io.cpp).
+    // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
             return admit(

@@ -8,14 +8,15 @@
 // Shared state: the channels (safe from any thread by themselves), one
 //   atomic byte count per client, and `copies_`. The table is a local of
 //   `dispatcher`; a client's socket belongs to its writer's strand.
-// A frame's path: reader (common/csp_io.cpp) -> a `send` into `inbox_` ->
+// A frame's path: reader (common/channels/csp_io.cpp) -> a `send` into `inbox_`
+// ->
 //   dispatcher -> the outbox (or a spilled send waiting for room) -> the
 //   writer gathers all that is queued into one write.
 // Trade-off: a slow client no longer stalls the others, but every queue
 //   needs a bound (--max-pending, --write-timeout: past them, a slow
 //   consumer is cut off). More tasks, more channels, more lifetimes.
 // Compare with: csp/server.cpp, where the dispatcher writes itself. Start
-//   reading at `dispatcher`; its messages are in common/csp_io.hpp.
+//   reading at `dispatcher`; its messages are in common/channels/csp_io.hpp.
 
 #include "csp_channel_per_writer/server.hpp"
 
@@ -27,8 +28,10 @@
 #include <variant>
 #include <vector>
 
-#include "common/csp_io.hpp"
+#include "common/channels/csp_io.hpp"
+#include "common/counters.hpp"
 #include "common/id.hpp"
+#include "common/io_sizes.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
@@ -42,9 +45,6 @@ using asio::use_awaitable;
 constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // The message, named here: the C library's send(2) would hide it.
 using common::send;
-
-// Asio gathers at most 64 buffers into one writev(2).
-constexpr std::size_t max_gather = 64;
 
 class router {
   public:
@@ -83,7 +83,7 @@ class router {
     };
     using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
-    // Ids in accept order: see `admit` (common/csp_io.cpp).
+    // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
             return admit(

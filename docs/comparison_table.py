@@ -51,10 +51,11 @@ MODELS = [
 MEASURED_COLUMNS = 4
 # Shared code each model also runs, counted beside its own file.
 SHARED = {
-    "csp": {"csp_io": ["common/csp_io.hpp", "common/csp_io.cpp"]},
-    "reactor": {"reactor_io": ["common/reactor_io.hpp"],
-                "router_core": ["common/router_core.hpp",
-                                "common/router_core.cpp"]},
+    "csp": {"csp_io": ["common/channels/csp_io.hpp",
+                       "common/channels/csp_io.cpp"]},
+    "reactor": {"reactor_io": ["common/reactor/reactor_io.hpp"],
+                "router_core": ["common/reactor/router_core.hpp",
+                                "common/reactor/router_core.cpp"]},
 }
 
 

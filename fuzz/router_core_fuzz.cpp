@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "common/id.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor/router_core.hpp"
 #include "router_core_model.hpp"
 
 namespace {
@@ -178,7 +178,7 @@ class harness {
             return;
         }
         const auto pieces = core_.output_buffers(id);
-        if (pieces.size() > router_core::max_gather) {
+        if (pieces.size() > common::max_gather) {
             fail("more pieces than one gathered write takes", id);
         }
         std::string gathered;  // reads every piece, lent or queued

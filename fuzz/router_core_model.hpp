@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "common/counters.hpp"
 #include "common/id.hpp"
-#include "common/log.hpp"
 #include "common/options.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor/router_core.hpp"
 
 namespace router_core_fuzz {
 

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/counters.hpp"
 #include "common/frame_parser.hpp"
 #include "common/id.hpp"
 #include "common/log.hpp"
@@ -124,21 +125,17 @@ class router {
         table_lock_.unlock();
 
         frame_parser parser(opts_.max_frame);
-        read_half.non_blocking(true, ec);  // for the reads: see below
+        read_half.non_blocking(true, ec);  // for read_now (common/net.hpp)
         while (!ec) {
-            // An idle connection costs no read buffer: a read that finds no
-            // bytes gives the buffer back (unless it holds a partial frame) and
-            // waits for readability without one. A busy one keeps its buffer.
-            auto space = parser.prepare(64 * 1024);
-            n = read_half.read_some(asio::buffer(space.data(), space.size()),
-                                    ec);
-            if (ec == asio::error::would_block) {
+            // Parks once a read finds nothing; not after a short read, as
+            // csp_io's reader does: delivering a read's frames waits for
+            // the destinations' writes, and what came meanwhile is read
+            // without a wait.
+            if (read_now(read_half, parser, ec).n == 0 && !ec) {
                 parser.release();
-                std::tie(ec) = co_await read_half.async_wait(
-                    tcp::socket::wait_read, idle_wait);
+                std::tie(ec) = co_await wait_readable(read_half);
                 continue;
             }
-            parser.commit(n);
             if (opts_.demo) {
                 self->socket_lock.unlock();
             }

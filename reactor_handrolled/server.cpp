@@ -21,17 +21,17 @@
 //   re-arming every wait (miss one and an event is lost), fairness between
 //   busy clients, and the one core it runs on.
 // Compare with: reactor_select/server.cpp, the same router and the same
-//   event handling (common/reactor_io.hpp: accept, read, flush, write,
+//   event handling (common/reactor/reactor_io.hpp: accept, read, flush, write,
 //   close), waiting instead with one race over every socket; the diff
 //   between the two files is how events are waited for. Start reading at
-//   `poll`, then common/reactor_io.hpp.
+//   `poll`, then common/reactor/reactor_io.hpp.
 
 #include "reactor_handrolled/server.hpp"
 
 #include <utility>
 #include <vector>
 
-#include "common/reactor_io.hpp"
+#include "common/reactor/reactor_io.hpp"
 #include "common/server_impl.hpp"
 
 namespace reactor_handrolled {

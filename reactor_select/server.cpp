@@ -21,11 +21,11 @@
 // Trade-off: the race is rebuilt every round, O(connections) work per
 //   event, as with the article's `select_all`.
 // Compare with: reactor_handrolled/server.cpp, the same router and the
-//   same event handling (common/reactor_io.hpp: accept, read, flush,
+//   same event handling (common/reactor/reactor_io.hpp: accept, read, flush,
 //   write, close), waiting instead with one wait per socket and a list of
 //   the ready ones; the diff between the two files is how events are
 //   waited for. Start reading at `loop`, then `poll`, then
-//   common/reactor_io.hpp.
+//   common/reactor/reactor_io.hpp.
 
 #include "reactor_select/server.hpp"
 
@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/reactor_io.hpp"
+#include "common/reactor/reactor_io.hpp"
 #include "common/server_impl.hpp"
 
 namespace reactor_select {

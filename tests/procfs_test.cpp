@@ -1,6 +1,6 @@
-// common/procfs: what /proc says about this very process, and about one
+// tests/procfs: what /proc says about this very process, and about one
 // that does not exist.
-#include "common/procfs.hpp"
+#include "tests/procfs.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

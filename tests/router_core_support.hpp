@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "client.hpp"
-#include "common/router_core.hpp"
+#include "common/reactor/router_core.hpp"
 
 using common::client_id;
 using common::router_core;

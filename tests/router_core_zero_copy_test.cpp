@@ -197,7 +197,7 @@ TEST_CASE("order holds across the two paths, from several senders",
     read_in(core, c, from_c);
     // One gathered write: 63 frames lent, the last 17 copied behind them.
     const auto pieces = core.output_buffers(p.b);
-    CHECK(pieces.size() == router_core::max_gather);
+    CHECK(pieces.size() == common::max_gather);
     CHECK(core.output(p.b) == expected);
     const auto copied = core.copies().copied();
     CHECK(copied > 0);

@@ -10,9 +10,12 @@ BUILD = os.path.join(ROOT, "build")
 BIN = os.path.join(BUILD, "bin")
 # The servers' stderr, one file per server, truncated at each start.
 LOG_DIR = os.path.join(BUILD, "bench-logs")
-VARIANTS = ["naive_mutex", "csp", "csp_channel_per_writer",
-            "reactor_handrolled", "reactor_select"]
-REACTORS = ["reactor_handrolled", "reactor_select"]
+# models.txt: one line per model, name then family (its header says more).
+with open(os.path.join(ROOT, "models.txt")) as _f:
+    _MODELS = [line.split() for line in _f
+               if line.strip() and not line.startswith("#")]
+VARIANTS = [m[0] for m in _MODELS]
+REACTORS = [m[0] for m in _MODELS if m[1] == "reactor"]
 LIMIT = "limit"   # the epoll forwarder
 REDIS = "redis"
 NATS = "nats"

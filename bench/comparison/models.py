@@ -10,7 +10,7 @@ from .plan import idle_counts
 # copied / delivered that this description predicts for a payload size:
 # (lo, hi) for every size, or a function of the size. The reactors' core
 # copies frames shorter than router_core::small_frame (2048 bytes) and
-# lends the others (common/router_core.hpp).
+# lends the others (common/reactor/router_core.hpp).
 SMALL_FRAME = 2048
 
 

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/procfs.hpp"
 #include "payload.hpp"
 #include "report.hpp"
+#include "tests/procfs.hpp"
 
 namespace loadgen {
 

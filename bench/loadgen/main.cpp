@@ -33,16 +33,16 @@
 // protocol (the interface) with router_protocol, redis_protocol (and resp3)
 // and nats_protocol behind it, connector (connect phase), driver (the run's
 // phases) and traffic (the load and its check), schedule (open loop),
-// hol_probe (--slow-client), server_watch (the server, through common/procfs),
+// hol_probe (--slow-client), server_watch (the server, through tests/procfs),
 // report (JSON).
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 
-#include "common/procfs.hpp"
 #include "config.hpp"
 #include "driver.hpp"
+#include "tests/procfs.hpp"
 
 int main(int argc, char** argv) {
     using namespace loadgen;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "common/procfs.hpp"
+#include "tests/procfs.hpp"
 
 namespace loadgen {
 

@@ -5,10 +5,10 @@
 #include <random>
 #include <set>
 
-#include "common/procfs.hpp"
 #include "fixture.hpp"
 #include "pair_traffic.hpp"
 #include "swarm.hpp"
+#include "tests/procfs.hpp"
 
 using namespace testing;
 

@@ -1,5 +1,5 @@
 // A variant's built executable run as a child process, so that its
-// descriptors, memory and CPU can be read from /proc (common/procfs.hpp).
+// descriptors, memory and CPU can be read from /proc (tests/procfs.hpp).
 #pragma once
 
 #include <sys/types.h>
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "client.hpp"
-#include "common/procfs.hpp"
 #include "process.hpp"
+#include "tests/procfs.hpp"
 
 namespace testing {
 

@@ -15,9 +15,10 @@
 #include <variant>
 #include <vector>
 
-#include "id.hpp"
-#include "log.hpp"
-#include "net.hpp"
+#include "common/counters.hpp"
+#include "common/id.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
 
 namespace common {
 

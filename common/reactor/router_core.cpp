@@ -1,9 +1,9 @@
-#include "router_core.hpp"
+#include "common/reactor/router_core.hpp"
 
 #include <algorithm>
 #include <functional>
 
-#include "options.hpp"
+#include "common/options.hpp"
 
 namespace common {
 

@@ -31,11 +31,12 @@
 #include <utility>
 #include <vector>
 
-#include "id.hpp"
-#include "log.hpp"
-#include "net.hpp"
-#include "options.hpp"
-#include "router_core.hpp"
+#include "common/id.hpp"
+#include "common/io_sizes.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "common/options.hpp"
+#include "common/reactor/router_core.hpp"
 
 namespace common {
 
@@ -221,7 +222,7 @@ class reactor_io {
     //
     // Zero-copy: most of those frames are still in their senders' read
     // buffers, lent by the core, and are written from there; this round's
-    // end is what makes that safe (common/router_core.hpp, "Why the
+    // end is what makes that safe (common/reactor/router_core.hpp, "Why the
     // drivers' zero-copy path is safe").
     void flush() {
         poll_close_and_log(core_, closures_);

@@ -52,7 +52,7 @@
 // never reads freed memory.
 //
 // Why the drivers' zero-copy path is safe, told here once for all of them
-// (common/reactor_io.hpp, bench/epoll_forwarder.cpp): a driver's round
+// (common/reactor/reactor_io.hpp, bench/epoll_forwarder.cpp): a driver's round
 // reads each sender at most once (a busy one waits for the next round),
 // then ends with a write to every destination with lent frames, after
 // which the core has copied whatever its socket did not take. So no read
@@ -74,9 +74,10 @@
 #include <utility>
 #include <vector>
 
-#include "frame_parser.hpp"
-#include "id.hpp"
-#include "log.hpp"
+#include "common/counters.hpp"
+#include "common/frame_parser.hpp"
+#include "common/id.hpp"
+#include "common/io_sizes.hpp"
 
 namespace common {
 
@@ -155,14 +156,10 @@ class router_core {
 
     // --- Decisions out ---
 
-    // At most this many pieces in output_buffers(): what Asio gathers in
-    // one write on Linux (writev takes up to IOV_MAX, 1024). Frames past
-    // it are copied.
-    static constexpr std::size_t max_gather = 64;
-
     // Everything waiting for `id`, in order, to be written in one go
     // (writev): the frames lent from their senders' read buffers, then
-    // the bytes queued. Then handle_written() with what the socket took,
+    // the bytes queued; at most max_gather pieces (io_sizes.hpp: frames
+    // past it are copied). Then handle_written() with what the socket took,
     // before anything else is asked of the core. Valid until the next call
     // to the core.
     std::span<const std::string_view> output_buffers(client_id id);
@@ -288,8 +285,7 @@ class router_core {
 // What a driver calls for poll_close(): the closures appended to `out`, as
 // poll_close() does, and a line logged for each of them and for each drop
 // poll_dropped() has. The core does no I/O, so its drivers write these
-// lines, all with this (defined in log.cpp, beside the servers' other
-// lines).
+// lines, all with this (defined in core_log.cpp).
 void poll_close_and_log(router_core& core,
                         std::vector<router_core::closure>& out);
 

@@ -1,10 +1,10 @@
 // The channel variants' shared half: see csp_io.hpp.
-#include "csp_io.hpp"
+#include "common/channels/csp_io.hpp"
 
 #include <tuple>
 #include <utility>
 
-#include "frame_parser.hpp"
+#include "common/frame_parser.hpp"
 
 namespace common {
 
@@ -61,29 +61,20 @@ asio::awaitable<void> reader(inbox_channel& inbox,
                              std::size_t max_frame) {
     frame_parser parser(max_frame);
     error_code ec;
-    socket.non_blocking(true, ec);  // reads return would_block, never wait
+    socket.non_blocking(true, ec);  // for read_now (common/net.hpp)
     auto status = frame_parser::status::need_more;
     while (!ec && status != frame_parser::status::too_long) {
-        auto space = parser.prepare(read_size);
-        std::size_t n =
-            socket.read_some(asio::buffer(space.data(), space.size()), ec);
-        if (ec == asio::error::would_block) {
-            ec = {};  // n is 0: nothing to read yet
-        }
-        parser.commit(n);
+        const bool drained = read_now(socket, parser, ec).drained;
         send batch{id, {}};
         status = take_frames(parser, batch.parcels);
-        // A read short of the space offered has emptied the socket: wait
-        // for readability now, rather than read again only to find
-        // nothing (the wait looks at the socket afresh, so bytes that came
-        // meanwhile are not missed). An idle connection holds no read
-        // buffer, so the buffer goes back before that wait (unless it
-        // holds a partial frame; the frames are copied out already), and
-        // before the send: given back by the thread that took it, before
-        // anything else runs there, the block is reused by the next read;
-        // given back after the send, often on another thread, glibc tends
-        // to return it to the kernel, and the next read faults it in again.
-        const bool drained = !ec && n < space.size();
+        // A short read has emptied the socket: park now, rather than read
+        // again only to find nothing (the wait looks at the socket afresh,
+        // so bytes that came meanwhile are not missed). The buffer goes
+        // back before the send (the frames are copied out already): given
+        // back by the thread that took it, before anything else runs
+        // there, the block is reused by the next read; given back after
+        // the send, often on another thread, glibc tends to return it to
+        // the kernel, and the next read faults it in again.
         if (drained) {
             parser.release();
         }
@@ -91,8 +82,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);
         }
         if (drained && status != frame_parser::status::too_long) {
-            std::tie(ec) =
-                co_await socket.async_wait(tcp::socket::wait_read, idle_wait);
+            std::tie(ec) = co_await wait_readable(socket);
         }
     }
     if (status == frame_parser::status::too_long) {

@@ -1,4 +1,4 @@
-#include "common/procfs.hpp"
+#include "tests/procfs.hpp"
 
 #include <sys/resource.h>
 #include <time.h>
