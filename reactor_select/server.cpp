@@ -5,9 +5,8 @@
 //   every socket's read readiness and every pending writer's write
 //   readiness (one race), then handles that one event synchronously, with
 //   direct access to the state.
-// Threads: one, whatever --threads says: Asio's parallel groups are not
-//   thread-safe, and the state needs no lock because only this thread
-//   ever touches it.
+// Threads: one, whatever --threads says: the state needs no lock because
+//   only this thread ever touches it.
 // Shared state: none is shared. `core_` (the sans-I/O router: parsers,
 //   output queues, id table) and `conns_` (the sockets), in the base
 //   common::reactor_io, belong to the loop and are mutated directly: no
