@@ -191,7 +191,7 @@ TEST_CASE("router_client refuses a line past --max-frame or holding a 0",
 
 TEST_CASE("router_client escapes C0 and C1 controls, keeps UTF-8 text",
           "[router_client]") {
-    using client::escaped;
+    using ::client::escaped;
     CHECK(escaped("caf\xc3\xa9 \xe2\x82\xac") == "caf\xc3\xa9 \xe2\x82\xac");
     CHECK(escaped("\x1b[2J") == "\\x1b[2J");  // C0: ESC
     CHECK(escaped("\x9b"
