@@ -3,7 +3,8 @@ only here, and only when a chart is drawn."""
 
 import os
 
-from .common import LIMIT, NATS, REDIS, kb_mb, label, mostly, ratio
+from .common import (LIMIT, NATS, QUEUING, REDIS, kb_mb, label, mostly,
+                     ratio)
 from .profile import CATEGORIES
 from .plan import idle_counts, thr_cells
 
@@ -200,16 +201,30 @@ def hol_memory_panel(ax, names, medians, max_pending):
     ax.bar([x + 0.2 for x in xs], peak, 0.4,
            color=[STYLE[n]["color"] for n in names], edgecolor="black",
            label="with slow client")
+    # An output limit bounds only the servers that queue for a slow reader
+    # with one: the queuing models and the limit line (--max-pending), and
+    # Redis (its client-output-buffer-limit, set to the same value). The
+    # blocking models and NATS get no line.
     bound = 2 * max_pending / 2**20
-    for x, b in zip(xs, base):
+    bounded = [(x, b) for x, (n, b) in enumerate(zip(names, base))
+               if n in QUEUING or n in (LIMIT, REDIS)]
+    for x, b in bounded:
         ax.hlines(b + bound, x - 0.45, x + 0.45, color="black",
-                  linestyle=":",
-                  label="baseline + 2 x --max-pending" if x == 0 else None)
+                  linestyle=":")
     server_ticks(ax, names)
-    ax.set_ylim(0, 1.25 * max([b + bound for b in base] + peak + [1]))
+    ax.set_ylim(0, 1.25 * max([b + bound for _, b in bounded] + peak + [1]))
     ax.set_ylabel("server peak RSS (MB)")
     ax.set_title("Memory while a client does not read")
-    ax.legend(fontsize=8)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    ax.legend(handles=[
+        Patch(facecolor="#cccccc", edgecolor="black",
+              label="without slow client"),
+        Patch(facecolor="white", edgecolor="black",
+              label="with slow client (the server's colour)"),
+        Line2D([], [], color="black", linestyle=":",
+               label="baseline + 2 x the output limit\n(--max-pending; Redis: the same)"),
+    ], fontsize=8)
 
 
 def scale_chart(results):

@@ -16,6 +16,8 @@ with open(os.path.join(ROOT, "models.txt")) as _f:
                if line.strip() and not line.startswith("#")]
 VARIANTS = [m[0] for m in _MODELS]
 REACTORS = [m[0] for m in _MODELS if m[1] == "reactor"]
+# The models that queue for a slow reader, up to --max-pending.
+QUEUING = [m[0] for m in _MODELS if m[2] == "queuing"]
 LIMIT = "limit"   # the epoll forwarder
 REDIS = "redis"
 NATS = "nats"

@@ -1,7 +1,7 @@
 """The report's judgements: the article's claims, one line per server, and
 the targets this round is judged on, from this run's medians."""
 
-from .common import LIMIT, NATS, REACTORS, fmt, mostly, ratio
+from .common import LIMIT, NATS, REACTORS, REDIS, fmt, mostly, ratio
 from .plan import cell_key, idle_counts, thr_cells
 
 
@@ -54,9 +54,11 @@ def slow_client(results):
             disc = ("the slow client was disconnected"
                     if mostly(b["slow_disconnected"], b["runs"])
                     else "the slow client was kept")
-            bound = (f"bound: 2 x --max-pending = "
-                     f"{2 * config.max_pending / 2**20:.0f} MB" if n != NATS
-                     else "NATS has no --max-pending: it lets 64 MB pend")
+            limit = f"{2 * config.max_pending / 2**20:.0f} MB"
+            bound = {NATS: "NATS has no --max-pending: it lets 64 MB pend",
+                     REDIS: "bound: 2 x its client-output-buffer-limit, set "
+                     f"to --max-pending = {limit}"}.get(
+                         n, f"bound: 2 x --max-pending = {limit}")
             out.append(f"- {n}: the others kept {t} of their throughput, "
                        f"p99 {fmt(ratio(b['p99'], a['p99']), 1, 'x')}; "
                        f"{disc}; {mem} ({bound}).")
