@@ -164,8 +164,8 @@ class router : public reactor_io<router, wait_state> {
                     break;
                 case progress::idle:
                     // The article's rule: re-arm every wait before going
-                    // idle, or an event is missed. (Its reactor did not,
-                    // and a frame split across two reads never arrived.)
+                    // idle, or an event is missed. (The article's reactor
+                    // does not: the rest of a split frame wakes nothing.)
                     c.readable = false;
                     watch_readable(id, c);
                     break;
