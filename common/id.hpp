@@ -1,8 +1,11 @@
-// Client ids on the wire: a u32 in network order (docs/protocol.md, point 1).
+// Client ids: on the wire, a u32 in network order, and how they are handed
+// out (docs/protocol.md, point 1).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <unordered_set>
+#include <utility>
 
 namespace common {
 
@@ -19,5 +22,57 @@ inline client_id decode_id(const char* p) {
     auto b = [p](int i) { return static_cast<client_id>(std::uint8_t(p[i])); };
     return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
+
+// Hands out ids in accept order, from 0. After 2^32 accepts the counter
+// wraps, and from then on an id still in use is skipped: two connected
+// clients never share an id (a newcomer with a live client's id would be
+// unreachable, or take the live one's place in the table, and when it left
+// it would remove the live one). So a free id comes back only after 2^32
+// accepts. The skip ends: each client in use holds a descriptor, so far
+// fewer than 2^32 are in use at once.
+class id_counter {
+  public:
+    // `jump`, for tests only (options::id_jump): the id handed out second.
+    explicit id_counter(client_id jump = 0) : jump_(jump) {}
+
+    template <class InUse>
+    client_id next(const InUse& in_use) {
+        while (in_use(next_)) {
+            ++next_;
+        }
+        const client_id id = next_++;
+        if (jump_ != 0) {
+            next_ = std::exchange(jump_, 0);
+        }
+        return id;
+    }
+
+  private:
+    client_id next_ = 0;
+    client_id jump_;
+};
+
+// An id_counter that keeps the set of ids in use itself, for the models
+// whose table does not know every client that still holds its id (one may
+// have left the table, after a failed write, while its task still runs and
+// will name its id when it ends): an id is taken when its client is
+// numbered and given back when the last task that names it is done.
+// Not thread-safe: the model guards it as it guards its table.
+class id_pool {
+  public:
+    explicit id_pool(client_id jump = 0) : counter_(jump) {}
+
+    client_id take() {
+        const client_id id =
+            counter_.next([this](client_id i) { return live_.contains(i); });
+        live_.insert(id);
+        return id;
+    }
+    void give_back(client_id id) { live_.erase(id); }
+
+  private:
+    id_counter counter_;
+    std::unordered_set<client_id> live_;
+};
 
 }  // namespace common

@@ -38,6 +38,11 @@ struct options {
     unsigned threads = 0;  // 0: one per hardware thread
     bool demo = false;     // the variant's demonstration flag was given
     bool help = false;
+    // For tests only, set by no command-line option: unless 0, the id
+    // handed out second, so that a test reaches the wrap of the 32-bit id
+    // counter (docs/protocol.md, point 1) in a few accepts, with the client
+    // numbered 0 still connected.
+    std::uint32_t id_jump = 0;
 
     unsigned thread_count() const;
 };

@@ -7,8 +7,8 @@
 //   them; the dispatcher is one coroutine, so it runs on one at a time.
 // Shared state: none but the channel `inbox_` (a concurrent_channel: safe
 //   from any thread by itself). The table is a local variable of
-//   `dispatcher`, so no other task can even name it. `next_id_` belongs to
-//   the accept loop.
+//   `dispatcher`, so no other task can even name it, and so are the ids in
+//   use.
 // A frame's path: reader (common/channels/csp_io.cpp, shared with
 //   csp_channel_per_writer) parses it -> a `send` message into `inbox_`
 //   -> dispatcher looks up the destination -> writes to its socket, inline.
@@ -65,8 +65,7 @@ class router {
     // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(
-                inbox_, std::move(socket), next_id_++, opts_.max_frame);
+            return admit(inbox_, std::move(socket));
         });
     }
 
@@ -74,18 +73,20 @@ class router {
     // The only task that touches the table, so no lock guards it.
     awaitable<void> dispatcher() {
         table_type table;
+        id_pool ids(opts_.id_jump);
         for (;;) {
             auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
             if (ec) {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
+                const client_id id = welcome(inbox_, ids, *m, opts_.max_frame);
                 // The id is written before the client joins the table, so
                 // no frame can reach the client ahead of it.
                 auto [wec, n] = co_await async_write(
-                    m->socket, asio::buffer(encode_id(m->id)), as_tuple);
+                    m->socket, asio::buffer(encode_id(id)), as_tuple);
                 if (!wec) {
-                    table.emplace(m->id, std::move(m->socket));
+                    table.emplace(id, std::move(m->socket));
                 }
             } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
@@ -93,7 +94,9 @@ class router {
                     co_await deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
+                // Its frames, to itself too, are written: now it may go.
                 table.erase(m->id);  // closes the write half
+                ids.give_back(m->id);
             }
         }
     }
@@ -128,9 +131,8 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
-    client_id next_id_ = 0;  // owned by the accept loop
-    inbox_channel inbox_;    // thread-safe by itself
-    drop_counter drops_;     // atomic, though only the dispatcher counts
+    inbox_channel inbox_;  // thread-safe by itself
+    drop_counter drops_;   // atomic, though only the dispatcher counts
     // Atomic, as drops_. Each frame is copied once, by its reader, from
     // the read buffer into a parcel; the dispatcher counts that copy.
     copy_counter copies_;

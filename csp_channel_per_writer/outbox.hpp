@@ -52,4 +52,14 @@ using outbox_channel = boost::asio::experimental::basic_concurrent_channel<
     outbox_traits<>,
     void(common::error_code, std::string)>;
 
+// Ends an outbox: its spilled sends fail and free their bytes, its writer's
+// next receive fails. Called where spilled sends run (the dispatcher's
+// strand), so none starts in between. cancel() before close(): Asio 1.26's
+// close() (Boost 1.81) leaves waiting senders waiting, and a later cancel()
+// takes them for receivers.
+inline void close_outbox(outbox_channel& outbox) {
+    outbox.cancel();
+    outbox.close();
+}
+
 }  // namespace csp_channel_per_writer

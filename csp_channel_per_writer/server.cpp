@@ -7,11 +7,11 @@
 //   spilled sends run on one strand, each writer on its client's strand.
 // Shared state: the channels (safe from any thread by themselves), one
 //   atomic byte count per client, and `copies_`. The table is a local of
-//   `dispatcher`; a client's socket belongs to its writer's strand.
-// A frame's path: reader (common/channels/csp_io.cpp) -> a `send` into `inbox_`
-// ->
-//   dispatcher -> the outbox (or a spilled send waiting for room) -> the
-//   writer gathers all that is queued into one write.
+//   `dispatcher`, as are the ids in use; a client's socket belongs to its
+//   writer's strand.
+// A frame's path: reader (common/channels/csp_io.cpp) -> a `send` into
+//   `inbox_` -> dispatcher -> the outbox (or a spilled send waiting for
+//   room) -> the writer gathers all that is queued into one write.
 // Trade-off: a slow client no longer stalls the others, but every queue
 //   needs a bound (--max-pending, --write-timeout: past them, a slow
 //   consumer is cut off). More tasks, more channels, more lifetimes.
@@ -86,8 +86,7 @@ class router {
     // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(
-                inbox_, std::move(socket), next_id_++, opts_.max_frame);
+            return admit(inbox_, std::move(socket));
         });
     }
 
@@ -96,26 +95,30 @@ class router {
     // never waits on a client: only on its inbox.
     awaitable<void> dispatcher() {
         table_type table;
+        id_pool ids(opts_.id_jump);
         for (;;) {
             auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
             if (ec) {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
+                const client_id id = welcome(inbox_, ids, *m, opts_.max_frame);
                 // Its writer sends the id before it takes anything from
                 // the outbox, so no frame can reach the client ahead of it.
                 auto p = std::make_shared<peer>(
-                    m->id, std::move(m->socket), strand_.get_inner_executor());
+                    id, std::move(m->socket), strand_.get_inner_executor());
                 co_spawn(p->strand, writer(p), asio::detached);
-                table.emplace(m->id, std::move(p));
+                table.emplace(id, std::move(p));
             } else if (auto* m = std::get_if<send>(&msg)) {
                 for (auto& p : m->parcels) {
                     copies_.copied(p.bytes.size());  // by the reader
                     deliver(table, m->from, p);
                 }
             } else if (auto* m = std::get_if<client_left>(&msg)) {
+                ids.give_back(m->id);
                 if (auto it = table.find(m->id); it != table.end()) {
-                    disconnect(it->second);
+                    // After a half-close, what is queued is written first.
+                    m->eof ? queue(it->second, {}) : disconnect(it->second);
                     table.erase(it);
                 }
             }
@@ -143,15 +146,18 @@ class router {
             return;
         }
         dest.queued += size;
-        // Not while spilled sends wait: this one would overtake them.
-        // try_send moves the bytes only when it succeeds.
-        if (dest.spilled == 0 &&
-            dest.outbox.try_send(error_code{}, std::move(p.bytes))) {
+        queue(it->second, std::move(p.bytes));
+    }
+
+    // Not while spilled sends wait: this one would overtake them. try_send
+    // moves the bytes only when it succeeds.
+    void queue(const std::shared_ptr<peer>& dest, std::string bytes) {
+        if (dest->spilled == 0 &&
+            dest->outbox.try_send(error_code{}, std::move(bytes))) {
             return;
         }
-        ++dest.spilled;
-        co_spawn(
-            strand_, spill(it->second, std::move(p.bytes)), asio::detached);
+        ++dest->spilled;
+        co_spawn(strand_, spill(dest, std::move(bytes)), asio::detached);
     }
     // snippet-end
 
@@ -176,16 +182,20 @@ class router {
             self->socket, asio::buffer(hello), self->id, opts_.write_timeout);
         std::vector<std::string> batch;
         std::vector<asio::const_buffer> buffers;
-        auto take = [&batch](error_code, std::string bytes) {
-            batch.push_back(std::move(bytes));  // every send is a success
+        // Empty bytes (no frame's: each has its 0) end the outbox: the
+        // client left (a half-close), and this is all it is owed.
+        bool end = false;
+        auto take = [&](error_code, std::string bytes) {
+            end = bytes.empty();                // every send is a success
+            batch.push_back(std::move(bytes));  // "": written as nothing
         };
-        while (!wec) {
+        while (!wec && !end) {
             auto [ec, bytes] = co_await self->outbox.async_receive(idle_wait);
             if (ec) {
                 break;  // closed: the client left or was cut off
             }
-            batch.push_back(std::move(bytes));
-            while (batch.size() < max_gather &&
+            take(ec, std::move(bytes));
+            while (!end && batch.size() < max_gather &&
                    self->outbox.try_receive(take)) {
             }
             for (const auto& b : batch) {
@@ -208,18 +218,16 @@ class router {
         // Wakes the reader, if it still waits: it ends, sends client_left.
         error_code ignored;
         self->socket.shutdown(tcp::socket::shutdown_both, ignored);
+        // After a half-close nothing else would: no spilled send may wait
+        // for room forever (on the dispatcher's strand: see `disconnect`).
+        asio::post(strand_, [self] { close_outbox(self->outbox); });
     }
     // snippet-end
 
     // Ends a client from the dispatcher's side, whatever its writer is
     // doing; on the dispatcher's strand.
     void disconnect(const std::shared_ptr<peer>& p) {
-        // cancel() before close(): Asio 1.26's close() (Boost 1.81) leaves
-        // waiting senders waiting, and a later cancel() takes them for
-        // receivers. No spilled send starts in between: they run on this
-        // strand.
-        p->outbox.cancel();  // spilled sends fail and free their bytes
-        p->outbox.close();   // the writer's next receive fails
+        close_outbox(p->outbox);  // no spilled send starts meanwhile
         // On the writer's strand, whose socket it is: fails a write in
         // flight, ends the reader, and resets, as every model does.
         asio::post(p->strand, [p] { reset_connection(p->socket); });
@@ -227,10 +235,9 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
-    client_id next_id_ = 0;  // owned by the accept loop
-    strand_type strand_;     // the dispatcher's
-    inbox_channel inbox_;    // thread-safe by itself
-    drop_counter drops_;     // atomic, though only the dispatcher counts
+    strand_type strand_;   // the dispatcher's
+    inbox_channel inbox_;  // thread-safe by itself
+    drop_counter drops_;   // atomic, though only the dispatcher counts
     // Atomic: writers count on their strands. A frame is copied once, by
     // its reader into a parcel, then moved (not copied) to its writer.
     copy_counter copies_;

@@ -6,7 +6,7 @@
 // Threads: --threads threads run one io_context; a session may resume on
 //   any of them between two awaits.
 // Shared state: `table_` (id -> the client's write half), guarded by
-//   `table_lock_`. `next_id_` belongs to the accept loop alone.
+//   `table_lock_`, and the ids in use (`ids_`), guarded by the same lock.
 // A frame's path: session reads it -> locks the table -> writes it to the
 //   destination's socket -> unlocks.
 // Trade-off: the shortest correct version, but while one write waits for a
@@ -91,14 +91,22 @@ class router {
         async_mutex socket_lock;
     };
 
-    // Ids are given in accept order: the accept loop numbers the clients
-    // before any session can run.
+    // Ids are given in accept order: the accept loop numbers each client
+    // before it accepts the next. Under the table lock, since a session
+    // gives its id back when it ends (common::id_pool).
     awaitable<void> listen() {
         return accept_loop(acceptor_, [this](tcp::socket socket) {
-            co_spawn(acceptor_.get_executor(),
-                     session(std::move(socket), next_id_++),
-                     asio::detached);
+            return admit(std::move(socket));
         });
+    }
+
+    awaitable<void> admit(tcp::socket socket) {
+        co_await table_lock_.lock();
+        const client_id id = ids_.take();
+        table_lock_.unlock();
+        co_spawn(acceptor_.get_executor(),
+                 session(std::move(socket), id),
+                 asio::detached);
     }
 
     awaitable<void> session(tcp::socket socket, client_id id) {
@@ -160,6 +168,7 @@ class router {
         parser = frame_parser(opts_.max_frame);  // its buffer: not held
         co_await table_lock_.lock();             // while this waits
         table_.erase(id);
+        ids_.give_back(id);
         table_lock_.unlock();
     }
 
@@ -223,10 +232,10 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
-    client_id next_id_ = 0;  // owned by the accept loop
     async_mutex table_lock_;
     std::unordered_map<client_id, std::shared_ptr<peer>> table_;
-    drop_counter drops_;  // atomic: any session may count
+    id_pool ids_{opts_.id_jump};  // a session's until it ends
+    drop_counter drops_;          // atomic: any session may count
     // Atomic, as drops_. Frames go out from the read buffer they came in:
     // delivered, never copied.
     copy_counter copies_;

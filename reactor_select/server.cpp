@@ -130,7 +130,9 @@ class router : public reactor_io<router> {
                 events.push_back({event::timeout});
             }
             for (const auto& [id, c] : conns_) {
-                events.push_back({event::read, id});
+                if (!c.ended) {  // at EOF: always readable
+                    events.push_back({event::read, id});
+                }
                 if (c.writing) {
                     events.push_back({event::write, id});
                 }

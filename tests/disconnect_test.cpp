@@ -28,6 +28,36 @@ TEMPLATE_TEST_CASE("frames sent just before closing are all delivered",
     CHECK(b.silent_for(200ms));
 }
 
+// Point 7, a half-close: the client shuts down its sending side and keeps
+// reading. What it sent itself comes back, then the end; repeated, for the
+// end of file races the writing of the frame, and once with a frame of 12
+// MiB, more than a new connection's socket buffers take at once: still
+// being written when the end of file comes.
+TEMPLATE_TEST_CASE("a half-closed client gets the frames it sent itself",
+                   "[disconnect]",
+                   ROUTER_VARIANTS) {
+    auto opts = test_options();
+    opts.max_frame = 16 << 20;
+    running<TestType> r(opts);
+    const auto deadline = clock::now() + 3 * patience;
+    for (int i = 0; i < 30; ++i) {
+        REQUIRE(clock::now() < deadline);
+        auto c = r.connect();
+        const auto payload = "before my end " + std::to_string(i);
+        c.send(frame_bytes(c.id(), payload) + frame_bytes(c.id(), "and this"));
+        c.shutdown_write();
+        expect_frame(c, payload);
+        expect_frame(c, "and this");
+        CHECK(c.closed_within());
+    }
+    auto c = r.connect();
+    const std::string big(12 << 20, 'b');
+    c.send_frame(c.id(), big);
+    c.shutdown_write();
+    expect_frame(c, big);
+    CHECK(c.closed_within());
+}
+
 TEMPLATE_TEST_CASE("frames to a client that left are dropped",
                    "[disconnect]",
                    ROUTER_VARIANTS) {

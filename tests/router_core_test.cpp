@@ -15,9 +15,42 @@ TEST_CASE("connect gives ids in order and queues each id first",
     CHECK(to_flush(core) == std::vector<client_id>{0, 1, 2});
     CHECK(core.output(2) == id_bytes(2));
     core.handle_disconnect(1);
-    CHECK(core.handle_connect(t0) == 3);  // never reused
+    CHECK(core.handle_connect(t0) == 3);  // not reused before a wrap
     CHECK_FALSE(core.connected(1));
     CHECK(core.size() == 3);
+}
+
+// The counter jumps to just below 2^32 after id 0 (the tests' id_jump).
+TEST_CASE("past the wrap of the id counter, ids in use are skipped",
+          "[router_core]") {
+    constexpr client_id top = 0xffffffff;
+    router_core core(100, 1000, 0ms, 0, top - 1);
+    const auto a = core.handle_connect(t0);
+    CHECK(a == 0);
+    CHECK(core.handle_connect(t0) == top - 1);
+    const auto b = core.handle_connect(t0);
+    CHECK(b == top);
+    CHECK(core.handle_connect(t0) == 1);  // 0 is a's
+    for (auto id : {a, b, top - 1, client_id{1}}) {
+        drain(core, id);
+    }
+    to_flush(core);
+    core.handle_input(b, frame_bytes(a, "to the first"), t0);
+    CHECK(drain(core, a) == msg("to the first"));
+    CHECK(drain(core, 1).empty());
+}
+
+TEST_CASE("a closed client's id is in use until its closure is polled",
+          "[router_core]") {
+    router_core core(4, 1000, 0ms, 0, 0xffffffff);
+    const auto a = core.handle_connect(t0);
+    CHECK(core.handle_connect(t0) == 0xffffffff);
+    core.handle_input(a, frame_bytes(a, "far too long"), t0);
+    REQUIRE_FALSE(core.connected(a));
+    // The driver has not taken the closure: it still holds a's socket.
+    CHECK(core.handle_connect(t0) == 1);
+    CHECK(closures(core).size() == 1);
+    CHECK(core.handle_connect(t0) == 2);
 }
 
 TEST_CASE("every frame of one read is routed, in order", "[router_core]") {

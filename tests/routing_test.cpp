@@ -15,9 +15,11 @@ TEMPLATE_TEST_CASE("the article's it_works exchange",
     expect_frame(a, "hello back, number 1");
 }
 
-TEMPLATE_TEST_CASE("ids are given in accept order from 0 and never reused",
-                   "[routing]",
-                   ROUTER_VARIANTS) {
+TEMPLATE_TEST_CASE(
+    "ids are given in accept order from 0, a departed one "
+    "not reused",
+    "[routing]",
+    ROUTER_VARIANTS) {
     running<TestType> r;
     std::vector<client> clients;
     for (std::uint32_t i = 0; i < 5; ++i) {
@@ -26,6 +28,44 @@ TEMPLATE_TEST_CASE("ids are given in accept order from 0 and never reused",
     }
     clients[2].close();
     CHECK(r.connect().id() == 5);
+}
+
+// Point 1 past 2^32 accepts: the tests' hook (options::id_jump) numbers
+// the second client 2^32 - 2, so the counter wraps at the fourth, while
+// client 0 is still connected.
+TEMPLATE_TEST_CASE("past the wrap of the id counter, ids in use are skipped",
+                   "[routing]",
+                   ROUTER_VARIANTS) {
+    auto opts = test_options();
+    opts.id_jump = 0xfffffffe;
+    running<TestType> r(opts);
+    auto first = r.connect();
+    REQUIRE(first.id() == 0);
+    std::vector<client> clients;
+    std::vector<std::uint32_t> ids;
+    for (int i = 0; i < 5; ++i) {
+        clients.push_back(r.connect());
+        ids.push_back(clients.back().id());
+    }
+    CHECK(ids == std::vector<std::uint32_t>{0xfffffffe, 0xffffffff, 1, 2, 3});
+    // Each reaches the right client: the first is still 0, and a newcomer
+    // is reachable under its own id.
+    for (auto& c : clients) {
+        c.send_frame(first.id(), "to 0 from " + std::to_string(c.id()));
+        expect_frame(first, "to 0 from " + std::to_string(c.id()));
+        first.send_frame(c.id(), "from 0");
+        expect_frame(c, "from 0");
+        c.send_frame(c.id(), "to myself");
+        expect_frame(c, "to myself");
+    }
+    // Newcomers that leave take nobody else's entry with them.
+    while (clients.size() > 2) {
+        clients.pop_back();
+    }
+    CHECK(r.connect().id() == 4);
+    clients.back().send_frame(first.id(), "still here");
+    expect_frame(first, "still here");
+    CHECK(first.silent_for(50ms));
 }
 
 TEMPLATE_TEST_CASE("a frame split byte by byte is forwarded whole",

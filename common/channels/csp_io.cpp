@@ -29,32 +29,41 @@ frame_parser::status take_frames(frame_parser& parser,
 
 }  // namespace
 
-// Ids are given in accept order: the accept loop numbers the client and
-// queues its `new_client` before it accepts the next one, and before the
-// client's reader can queue anything.
-asio::awaitable<void> admit(inbox_channel& inbox,
-                            tcp::socket socket,
-                            client_id id,
-                            std::size_t max_frame) {
+// Ids are given in accept order: the accept loop queues a client's
+// `new_client` before it accepts the next one, and the dispatcher numbers
+// them in the order it takes them.
+asio::awaitable<void> admit(inbox_channel& inbox, tcp::socket socket) {
     try {
         auto [read_half, write_half] = split(std::move(socket));
-        message hello = new_client{id, std::move(write_half)};
+        message hello = new_client{std::move(write_half), std::move(read_half)};
         co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
-        // On the accept loop's executor, as the accept loop itself.
-        co_spawn(co_await asio::this_coro::executor,
-                 reader(inbox, std::move(read_half), id, max_frame),
-                 asio::detached);
     } catch (const boost::system::system_error& e) {
         // No descriptor left to dup: this client only is turned away.
-        log("client ", id, ": ", e.what(), "; closing it");
+        log("accept: ", e.what(), "; connection closed");
     }
+}
+
+// The id is in use from here until the dispatcher takes the reader's
+// `client_left`, the last message that names it: a client dropped from the
+// table after a failed write keeps it until then.
+client_id welcome(inbox_channel& inbox,
+                  id_pool& ids,
+                  new_client& client,
+                  std::size_t max_frame) {
+    const client_id id = ids.take();
+    // On the socket's executor, not the dispatcher's (maybe a strand).
+    auto ex = client.read_half.get_executor();
+    co_spawn(ex,
+             reader(inbox, std::move(client.read_half), id, max_frame),
+             asio::detached);
+    return id;
 }
 
 // snippet: csp_io-reader
 // One message per read: every complete frame in it is sent on, even at
 // EOF. The channel is FIFO for each sender, so this client's frames reach
 // the dispatcher in order, and all of them before its `client_left`: what
-// it sent completely is still forwarded.
+// it sent completely is still forwarded, to itself too after a half-close.
 asio::awaitable<void> reader(inbox_channel& inbox,
                              tcp::socket socket,
                              client_id id,
@@ -93,10 +102,16 @@ asio::awaitable<void> reader(inbox_channel& inbox,
     // The read buffer goes now, not once the dispatcher has room for the
     // message below: when many clients leave at once, they wait for it.
     parser = frame_parser(max_frame);
-    // Ends the connection now, though the writing half of the descriptor
-    // stays open until the dispatcher takes `client_left`.
-    socket.shutdown(tcp::socket::shutdown_both, ec);
-    message bye = client_left{id};
+    // At EOF the client may still read (a half-close): its frames to itself
+    // are not written yet, and the writing side ends the connection once
+    // they are. Otherwise it ends now, though the writing half of the
+    // descriptor stays open until the dispatcher takes `client_left`.
+    const bool eof =
+        status != frame_parser::status::too_long && ec == asio::error::eof;
+    if (!eof) {
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+    }
+    message bye = client_left{id, eof};
     co_await inbox.async_send(error_code{}, std::move(bye), as_tuple);
 }
 // snippet-end

@@ -1,6 +1,7 @@
 // What both channel variants (csp, csp_channel_per_writer) do before the
 // dispatcher: the messages the tasks send it, the admission of a new
-// client and the reader that turns a client's bytes into `send` messages. Who
+// client (numbered by the dispatcher, which alone knows when a client is
+// gone) and the reader that turns a client's bytes into `send` messages. Who
 // writes to the clients is each variant's server.cpp; everything else is
 // here, written once, so that
 // `diff -u csp/server.cpp csp_channel_per_writer/server.cpp` is about who
@@ -43,11 +44,13 @@ struct send {
     std::vector<parcel> parcels;  // every complete frame of one read
 };
 struct new_client {
-    client_id id;
-    tcp::socket socket;  // the write half: whoever writes to the client
+    tcp::socket socket;     // the write half: whoever writes to the client
+    tcp::socket read_half;  // for its reader, started by `welcome`
 };
 struct client_left {
     client_id id;
+    // It ended at end of file and may still read: a half-close (point 7).
+    bool eof;
 };
 using message = std::variant<send, new_client, client_left>;
 // snippet-end
@@ -59,12 +62,17 @@ using message = std::variant<send, new_client, client_left>;
 using inbox_channel =
     asio::experimental::concurrent_channel<void(error_code, message)>;
 
-// Numbers and announces a new client, then starts its reader. Awaited by
-// the accept loop (see accept_loop in net.hpp) before its next accept.
-asio::awaitable<void> admit(inbox_channel& inbox,
-                            tcp::socket socket,
-                            client_id id,
-                            std::size_t max_frame);
+// Announces a new client to the dispatcher. Awaited by the accept loop
+// (see accept_loop in net.hpp) before its next accept.
+asio::awaitable<void> admit(inbox_channel& inbox, tcp::socket socket);
+
+// The dispatcher's half of admission: numbers the client (`ids` is the
+// dispatcher's, given back when it takes the client's `client_left`) and
+// starts its reader. Returns the id.
+client_id welcome(inbox_channel& inbox,
+                  id_pool& ids,
+                  new_client& client,
+                  std::size_t max_frame);
 
 // Reads the client until it leaves or breaks the protocol: its frames as
 // `send` messages, then one `client_left`.

@@ -76,6 +76,9 @@ class reactor_io {
         explicit connection(tcp::socket s) : socket(std::move(s)) {}
         tcp::socket socket;
         bool writing = false;  // output left after a short write
+        // Its client's EOF is read: read no more, close it once its output
+        // is written (a half-close, docs/protocol.md, point 7).
+        bool ended = false;
     };
 
     reactor_io(asio::io_context& ioc, const options& opts)
@@ -85,7 +88,8 @@ class reactor_io {
           core_(opts.max_frame,
                 opts.max_pending,
                 opts.write_timeout,
-                router_core::small_frame) {
+                router_core::small_frame,
+                opts.id_jump) {
         static_assert(reactor_waiter<Waiter, connection>,
                       "a reactor's router defines every hook of "
                       "common::reactor_waiter, as public members");
@@ -172,6 +176,9 @@ class reactor_io {
     // on EAGAIN and none is missed. At EOF nothing is lost: frames were
     // routed as they completed (docs/protocol.md, point 7).
     progress read(client_id id, connection& c) {
+        if (c.ended) {
+            return progress::closed;  // its EOF is read: see received()
+        }
         auto space = read_buffer(id);
         if (space.empty()) {
             return progress::closed;  // by the core: flush() closes it
@@ -194,6 +201,14 @@ class reactor_io {
     // A read into read_buffer(id) ended with `n` bytes: the core routes
     // them. For read(), and for a waiter whose wait is itself a read.
     progress received(client_id id, const error_code& ec, std::size_t n) {
+        if (ec == asio::error::eof) {
+            // The client may still read (a half-close): the connection
+            // ends once its output is written, by this round's flush() or
+            // a later one (write()).
+            conns_.at(id).ended = true;
+            to_flush_.push_back(id);
+            return progress::closed;
+        }
         if (ec) {
             close(id, ec);
             return progress::closed;
@@ -297,7 +312,11 @@ class reactor_io {
             return;
         }
         core_.handle_written(id, n, now_);  // copies what was not taken
-        const bool waiting = c.writing;     // expire()'s write: already is
+        if (c.ended && n == size) {
+            close(id, asio::error::eof);  // owes its client nothing more
+            return;
+        }
+        const bool waiting = c.writing;  // expire()'s write: already is
         c.writing = n < size;
         if (c.writing && !waiting) {
             waiter().watch_writable(id, c);

@@ -19,14 +19,24 @@ constexpr std::greater<> later;
 router_core::router_core(std::size_t max_frame,
                          std::size_t max_pending,
                          std::chrono::milliseconds write_timeout,
-                         std::size_t lend_from)
+                         std::size_t lend_from,
+                         client_id id_jump)
     : max_frame_(max_frame),
       max_pending_(max_pending),
       write_timeout_(write_timeout),
-      lend_from_(lend_from) {}
+      lend_from_(lend_from),
+      ids_(id_jump) {}
 
+// A closed client has left the table, but its driver holds its socket
+// under its id until it takes the closure (poll_close), maybe after a
+// connect in the same round: its id is in use until then.
 client_id router_core::handle_connect(time_point now) {
-    const client_id id = next_id_++;
+    const client_id id = ids_.next([this](client_id i) {
+        return clients_.contains(i) ||
+               std::any_of(closures_.begin(),
+                           closures_.end(),
+                           [i](const closure& c) { return c.id == i; });
+    });
     auto& c = clients_.try_emplace(id, max_frame_).first->second;
     const auto wire = encode_id(id);
     c.out.assign(wire.begin(), wire.end());

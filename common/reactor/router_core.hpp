@@ -22,8 +22,10 @@
 // poll_dropped() hand them (poll_close_and_log() below).
 //
 // Guarantees (docs/protocol.md):
-//  - ids in accept order from 0, never reused; a client's id is the first
-//    thing queued for it, so no frame can overtake it;
+//  - ids in accept order from 0; once the counter wraps, ids in use are
+//    skipped (common::id_counter), a closed client's until the driver has
+//    its closure; a client's id is the first thing queued for it, so no
+//    frame can overtake it;
 //  - every complete frame of a read is routed before handle_input()
 //    returns, so a client that leaves after sending loses nothing it
 //    completed;
@@ -115,12 +117,14 @@ class router_core {
 
     // write_timeout zero: no write deadline, and poll_timeout() is always
     // empty. Frames shorter than lend_from bytes are always copied (zero:
-    // every frame to a client with nothing queued is lent).
+    // every frame to a client with nothing queued is lent). id_jump: for
+    // tests (options::id_jump).
     router_core(std::size_t max_frame,
                 std::size_t max_pending,
                 std::chrono::milliseconds write_timeout =
                     std::chrono::milliseconds::zero(),
-                std::size_t lend_from = 0);
+                std::size_t lend_from = 0,
+                client_id id_jump = 0);
 
     // --- Events in ---
 
@@ -264,7 +268,7 @@ class router_core {
     std::size_t max_pending_;
     std::chrono::milliseconds write_timeout_;
     std::size_t lend_from_;
-    client_id next_id_ = 0;
+    id_counter ids_;
     std::unordered_map<client_id, client> clients_;
     std::vector<client_id> to_flush_;
     std::vector<closure> closures_;
