@@ -51,6 +51,7 @@ class router {
     router(asio::io_context& ioc, const options& opts)
         : opts_(opts),
           acceptor_(open_acceptor(ioc, opts)),
+          admission_(opts.max_clients),
           strand_(asio::make_strand(ioc)),
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
@@ -85,10 +86,15 @@ class router {
 
     // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
-        return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(
-                inbox_, std::move(socket), next_id_++, opts_.max_frame);
-        });
+        return accept_loop(
+            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
+                return admit(inbox_,
+                             admission_,
+                             std::move(read),
+                             std::move(write),
+                             next_id_++,
+                             opts_);
+            });
     }
 
     // snippet: csp_channel_per_writer-dispatcher
@@ -228,6 +234,7 @@ class router {
     const options opts_;
     tcp::acceptor acceptor_;
     client_id next_id_ = 0;  // owned by the accept loop
+    admission admission_;    // --max-clients; thread-safe by itself
     strand_type strand_;     // the dispatcher's
     inbox_channel inbox_;    // thread-safe by itself
     drop_counter drops_;     // atomic, though only the dispatcher counts

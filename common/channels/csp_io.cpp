@@ -33,21 +33,17 @@ frame_parser::status take_frames(frame_parser& parser,
 // queues its `new_client` before it accepts the next one, and before the
 // client's reader can queue anything.
 asio::awaitable<void> admit(inbox_channel& inbox,
-                            tcp::socket socket,
+                            admission& admitted,
+                            tcp::socket read_half,
+                            tcp::socket write_half,
                             client_id id,
-                            std::size_t max_frame) {
-    try {
-        auto [read_half, write_half] = split(std::move(socket));
-        message hello = new_client{id, std::move(write_half)};
-        co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
-        // On the accept loop's executor, as the accept loop itself.
-        co_spawn(co_await asio::this_coro::executor,
-                 reader(inbox, std::move(read_half), id, max_frame),
-                 asio::detached);
-    } catch (const boost::system::system_error& e) {
-        // No descriptor left to dup: this client only is turned away.
-        log("client ", id, ": ", e.what(), "; closing it");
-    }
+                            const options& opts) {
+    message hello = new_client{id, std::move(write_half)};
+    co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
+    // On the accept loop's executor, as the accept loop itself.
+    co_spawn(co_await asio::this_coro::executor,
+             reader(inbox, admitted, std::move(read_half), id, opts),
+             asio::detached);
 }
 
 // snippet: csp_io-reader
@@ -56,10 +52,12 @@ asio::awaitable<void> admit(inbox_channel& inbox,
 // the dispatcher in order, and all of them before its `client_left`: what
 // it sent completely is still forwarded.
 asio::awaitable<void> reader(inbox_channel& inbox,
+                             admission& admitted,
                              tcp::socket socket,
                              client_id id,
-                             std::size_t max_frame) {
-    frame_parser parser(max_frame);
+                             const options& opts) {
+    frame_parser parser(opts.max_frame);
+    frame_deadline deadline(opts.frame_timeout);
     error_code ec;
     socket.non_blocking(true, ec);  // for read_now (common/net.hpp)
     auto status = frame_parser::status::need_more;
@@ -67,6 +65,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
         const bool drained = read_now(socket, parser, ec).drained;
         send batch{id, {}};
         status = take_frames(parser, batch.parcels);
+        deadline.after_read(parser, !batch.parcels.empty());
         // A short read has emptied the socket: park now, rather than read
         // again only to find nothing (the wait looks at the socket afresh,
         // so bytes that came meanwhile are not missed). The buffer goes
@@ -82,22 +81,27 @@ asio::awaitable<void> reader(inbox_channel& inbox,
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);
         }
         if (drained && status != frame_parser::status::too_long) {
-            std::tie(ec) = co_await wait_readable(socket);
+            if (deadline.armed(parser)) {
+                ec = co_await deadline.wait_readable(socket);
+            } else {
+                std::tie(ec) = co_await wait_readable(socket);
+            }
         }
     }
     if (status == frame_parser::status::too_long) {
-        log_frame_too_long(id, max_frame);
-    } else if (!is_normal_close(ec)) {
-        log("client ", id, ": ", ec.message());
+        log_frame_too_long(id, opts.max_frame);
+    } else {
+        reader_ended(socket, id, ec, opts.frame_timeout);
     }
     // The read buffer goes now, not once the dispatcher has room for the
     // message below: when many clients leave at once, they wait for it.
-    parser = frame_parser(max_frame);
+    parser = frame_parser(opts.max_frame);
     // Ends the connection now, though the writing half of the descriptor
     // stays open until the dispatcher takes `client_left`.
     socket.shutdown(tcp::socket::shutdown_both, ec);
     message bye = client_left{id};
     co_await inbox.async_send(error_code{}, std::move(bye), as_tuple);
+    admitted.left();
 }
 // snippet-end
 

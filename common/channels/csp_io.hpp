@@ -59,19 +59,25 @@ using message = std::variant<send, new_client, client_left>;
 using inbox_channel =
     asio::experimental::concurrent_channel<void(error_code, message)>;
 
-// Numbers and announces a new client, then starts its reader. Awaited by
-// the accept loop (see accept_loop in net.hpp) before its next accept.
+// Announces a new client, numbered by the accept loop, with the halves of
+// its socket (see accept_loop in net.hpp, which awaits this before its
+// next accept), then starts its reader. `opts` and `admitted` are the
+// router's, and outlive the reader's every resumption.
 asio::awaitable<void> admit(inbox_channel& inbox,
-                            tcp::socket socket,
+                            admission& admitted,
+                            tcp::socket read_half,
+                            tcp::socket write_half,
                             client_id id,
-                            std::size_t max_frame);
+                            const options& opts);
 
-// Reads the client until it leaves or breaks the protocol: its frames as
-// `send` messages, then one `client_left`.
+// Reads the client until it leaves, breaks the protocol or leaves a frame
+// unfinished past --frame-timeout: its frames as `send` messages, then one
+// `client_left`; then it is no longer counted in `admitted`.
 asio::awaitable<void> reader(inbox_channel& inbox,
+                             admission& admitted,
                              tcp::socket socket,
                              client_id id,
-                             std::size_t max_frame);
+                             const options& opts);
 
 // Counts every frame of an undeliverable parcel as dropped.
 void drop(drop_counter& drops, const parcel& p, client_id from);
