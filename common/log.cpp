@@ -34,6 +34,14 @@ void log_frame_too_long(std::uint32_t id, std::size_t max_frame) {
         " bytes), closing it");
 }
 
+void log_frame_timeout(std::uint32_t id, std::int64_t timeout_ms) {
+    log("client ",
+        id,
+        ": frame not completed within --frame-timeout (",
+        timeout_ms,
+        " ms), closing it");
+}
+
 void log_drop(std::uint32_t dest, std::uint32_t from, std::uint64_t n) {
     log("dropped a frame from client ",
         from,

@@ -24,6 +24,11 @@ void log(const Args&... args) {
 // --max-frame (docs/protocol.md, point 6), before closing that client.
 void log_frame_too_long(std::uint32_t id, std::size_t max_frame);
 
+// The line every model writes when a client leaves a frame it began
+// unfinished past --frame-timeout (docs/protocol.md, point 9), before
+// closing that client.
+void log_frame_timeout(std::uint32_t id, std::int64_t timeout_ms);
+
 // The line of the n-th drop: a frame from `from` to the unknown id `dest`.
 void log_drop(std::uint32_t dest, std::uint32_t from, std::uint64_t n);
 

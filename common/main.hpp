@@ -9,6 +9,7 @@
 #include <exception>
 #include <iostream>
 
+#include "admission.hpp"
 #include "log.hpp"
 #include "net.hpp"
 #include "options.hpp"
@@ -43,6 +44,9 @@ int serve_main(int argc, char** argv, const variant_info& info, Serve serve) {
     // client can cause, would kill the server with SIGPIPE. Ignored, the
     // write fails with EPIPE and the line is lost, not the server.
     ::signal(SIGPIPE, SIG_IGN);
+    // Room for --max-clients: the default soft limit (often 1024) would
+    // be reached long before it (common/admission.hpp).
+    raise_descriptor_limit();
     try {
         signal_waiter signals;
         return serve(*parsed.opts, signals);

@@ -71,30 +71,49 @@ bool is_normal_close(const error_code& ec) {
            ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor;
 }
 
-void log_accept_error(const error_code& ec) {
-    log("accept failed: ",
-        ec.message(),
-        "; retrying in ",
-        accept_backoff.count(),
-        " ms");
+void reader_ended(tcp::socket& socket,
+                  client_id id,
+                  const error_code& ec,
+                  std::chrono::milliseconds frame_timeout) {
+    if (ec == asio::error::timed_out) {
+        log_frame_timeout(id, frame_timeout.count());
+        reset_connection(socket);
+    } else if (ec && !is_normal_close(ec)) {
+        log("client ", id, ": ", ec.message());
+    }
 }
 
-std::pair<tcp::socket, tcp::socket> split(tcp::socket socket) {
+tcp::socket dup_socket(tcp::socket& socket, error_code& ec) {
+    tcp::socket other(socket.get_executor());
     const int fd = ::dup(socket.native_handle());
     if (fd < 0) {
-        throw boost::system::system_error(
-            error_code(errno, boost::system::system_category()), "dup");
+        ec = error_code(errno, boost::system::system_category());
+        return other;
     }
-    tcp::socket other(socket.get_executor());
-    error_code ec;
     other.assign(socket.local_endpoint().protocol(), fd, ec);
     if (ec) {
         ::close(fd);
-        throw boost::system::system_error(ec, "assign");
     }
     // Socket options (no-delay, non-blocking) live on the shared file
     // description; Asio's own per-object flags are set on first use.
-    return {std::move(socket), std::move(other)};
+    return other;
+}
+
+asio::awaitable<error_code> frame_deadline::wait_readable(tcp::socket& socket) {
+    using namespace asio::experimental;
+    const auto start = std::chrono::steady_clock::now();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(left_);
+    auto [order, wait_ec, timer_ec] =
+        co_await make_parallel_group(
+            socket.async_wait(tcp::socket::wait_read, asio::deferred),
+            timer.async_wait(asio::deferred))
+            .async_wait(wait_for_one(), asio::use_awaitable);
+    left_ -= std::chrono::steady_clock::now() - start;
+    if (order[0] == 1) {
+        co_return asio::error::timed_out;
+    }
+    co_return wait_ec;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "admission.hpp"
 #include "frame_parser.hpp"
 #include "id.hpp"
 #include "io_sizes.hpp"
@@ -80,19 +81,48 @@ tcp::acceptor open_acceptor(asio::io_context& ioc, const options& opts);
 // line at the error level (the one error policy of every variant).
 bool is_normal_close(const error_code& ec);
 
-// An accept that failed (EMFILE when out of descriptors, ECONNABORTED...)
-// is logged and retried after this pause, so a full descriptor table
-// neither crashes the server nor spins it (docs/protocol.md).
-inline constexpr std::chrono::milliseconds accept_backoff{50};
-void log_accept_error(const error_code& ec);
+// A reader ended with `ec`: past the frame deadline (timed_out, from
+// frame_deadline), the client is logged and its connection reset (see
+// `reset_connection`), as every cut client is; an error that is not a
+// normal close is logged.
+void reader_ended(tcp::socket& socket,
+                  client_id id,
+                  const error_code& ec,
+                  std::chrono::milliseconds frame_timeout);
 
-// Accepts forever, handing each new socket (with TCP_NODELAY set: frames
-// are small and must not wait for Nagle) to `on_accept`, in accept order;
-// `on_accept` may be a coroutine, awaited before the next accept.
-// Failed accepts are logged and retried after `accept_backoff`.
+// An accept that failed (EMFILE when out of descriptors, ECONNABORTED...)
+// is logged (admission::not_now, throttled) and retried after this pause,
+// so a full descriptor table neither crashes the server nor spins it, and
+// the clients not yet taken wait in the listen backlog (docs/protocol.md).
+inline constexpr std::chrono::milliseconds accept_backoff{50};
+
+// The second descriptor of a split socket (see accept_loop): a dup of
+// `socket`'s, or, with `ec` set (EMFILE...), a socket that is not open.
+tcp::socket dup_socket(tcp::socket& socket, error_code& ec);
+
+// Accepts forever, handing each new client to `on_accept` in accept order,
+// as two socket objects over one connection (the second a dup of the
+// descriptor): Tokio's `into_split()` for Asio, so that one task may read
+// while another writes without the two touching the same object (an Asio
+// socket object is not safe to use from two threads at once). TCP_NODELAY
+// is set: frames are small and must not wait for Nagle. `on_accept` may be
+// a coroutine, awaited before the next accept.
+//
+// The limits (docs/protocol.md, "Limits"): past --max-clients, a newcomer
+// is closed before its id is sent (admission::try_admit). A failed accept
+// is logged, throttled, and retried after `accept_backoff`; so is a
+// failed dup: the client already taken waits for its second descriptor
+// with the loop, so none is taken only to be closed, and the clients
+// behind it wait in the listen backlog until descriptors free up.
 template <class OnAccept>
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
+                                  admission& admitted,
+                                  OnAccept on_accept) {
     asio::steady_timer backoff(acceptor.get_executor());
+    auto pause = [&backoff] {
+        backoff.expires_after(accept_backoff);
+        return backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+    };
     for (;;) {
         auto [ec, socket] =
             co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
@@ -100,26 +130,62 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
             co_return;
         }
         if (ec) {
-            log_accept_error(ec);
-            backoff.expires_after(accept_backoff);
-            co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+            admitted.not_now("accept", ec);
+            co_await pause();
             continue;
         }
+        if (!admitted.try_admit()) {
+            continue;  // closed as it goes: before its id
+        }
         socket.set_option(tcp::no_delay(true), ec);
-        using result = std::invoke_result_t<OnAccept&, tcp::socket>;
+        tcp::socket other = dup_socket(socket, ec);
+        while (ec) {
+            admitted.not_now("dup", ec);
+            co_await pause();
+            other = dup_socket(socket, ec);
+        }
+        using result =
+            std::invoke_result_t<OnAccept&, tcp::socket, tcp::socket>;
         if constexpr (std::is_void_v<result>) {
-            on_accept(std::move(socket));
+            on_accept(std::move(socket), std::move(other));
         } else {
-            co_await on_accept(std::move(socket));
+            co_await on_accept(std::move(socket), std::move(other));
         }
     }
 }
 
-// Tokio's `into_split()` for Asio: two socket objects over one connection
-// (the second a dup of the descriptor), so that one task may read while
-// another writes without the two touching the same object. An Asio socket
-// object is not safe to use from two threads at once.
-std::pair<tcp::socket, tcp::socket> split(tcp::socket socket);
+// --frame-timeout in the coroutine models (docs/protocol.md, point 9):
+// how long a reader has waited for the rest of a partial frame. Only the
+// waiting counts: in the two blocking models a reader held up by a
+// stalled write does not read meanwhile, which is not its client's doing.
+class frame_deadline {
+  public:
+    explicit frame_deadline(std::chrono::milliseconds timeout)
+        : timeout_(timeout), left_(timeout) {}
+
+    // After a read's frames were taken from `parser`; `completed`: it
+    // completed at least one (common::frame_deadline_restarts).
+    void after_read(const frame_parser& parser, bool completed) {
+        if (frame_deadline_restarts(completed, parser.buffered() > 0)) {
+            left_ = timeout_;
+        }
+    }
+
+    // Whether the next wait has a deadline: a partial frame is held, and
+    // the timeout is on. Without one, a reader parks in wait_readable(),
+    // which allocates nothing.
+    bool armed(const frame_parser& parser) const {
+        return timeout_.count() > 0 && parser.buffered() > 0;
+    }
+
+    // Completes when `socket` is readable or failed, or when the time
+    // left for the partial frame is spent: then with asio::error::timed_out.
+    asio::awaitable<error_code> wait_readable(tcp::socket& socket);
+
+  private:
+    std::chrono::milliseconds timeout_;
+    std::chrono::steady_clock::duration left_;
+};
 
 // snippet: net-write_with_deadline
 // async_write under the write deadline (docs/protocol.md, point 8). The
@@ -147,7 +213,7 @@ asio::awaitable<error_code> write_with_deadline(
 // bytes the client is not reading, and it would never see it; with
 // SO_LINGER at zero, the kernel discards them and the client gets a reset
 // as soon as the last descriptor of the connection closes. A shutdown of
-// the receiving side wakes the task reading the other half (see `split`),
+// the receiving side wakes the task reading the other half (see `accept_loop`),
 // so that it ends and closes its own; it sends nothing, where a shutdown
 // of both sides would queue a FIN behind those bytes, which the client
 // could read, FIN and all, before that last descriptor closed.

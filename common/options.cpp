@@ -130,6 +130,19 @@ parse_result parse_command_line(int argc,
                     "expects milliseconds from 0 (no deadline) to 86400000");
             }
             o.write_timeout = std::chrono::milliseconds(ms);
+        } else if (arg == "--max-clients") {
+            if (!take_value() ||
+                !parse_number(value, o.max_clients, 1UL, max_clients_limit)) {
+                return bad("expects a number of clients from 1 to 1048576");
+            }
+        } else if (arg == "--frame-timeout") {
+            unsigned ms = 0;
+            if (!take_value() ||
+                !parse_number<unsigned>(value, ms, 0, 86'400'000)) {
+                return bad(
+                    "expects milliseconds from 0 (no deadline) to 86400000");
+            }
+            o.frame_timeout = std::chrono::milliseconds(ms);
         } else if (arg == "--threads") {
             if (!take_value() ||
                 !parse_number<unsigned>(value, o.threads, 1, 1024)) {
@@ -146,7 +159,8 @@ std::string usage(const variant_info& info) {
     std::string u;
     u += "usage: " + std::string(info.name) +
          " [--bind ADDR] [--port N] [--max-frame BYTES]\n"
-         "       [--max-pending BYTES] [--write-timeout MS] [--threads N]";
+         "       [--max-pending BYTES] [--write-timeout MS] [--threads N]\n"
+         "       [--max-clients N] [--frame-timeout MS]";
     if (!info.demo_flag.empty()) {
         u += " [" + std::string(info.demo_flag) + "]";
     }
@@ -181,6 +195,16 @@ std::string usage(const variant_info& info) {
              : "  --threads N          accepted, but does not apply: this "
                "model is\n"
                "                       single-threaded by design\n";
+    u +=
+        "  --max-clients N      clients connected at once; past it, a newcomer "
+        "is\n"
+        "                       closed before its id is sent (default "
+        "10000)\n";
+    u += "  --frame-timeout MS   a client that begins a frame and leaves it "
+         "unfinished\n"
+         "                       for this long is disconnected (default "
+         "30000;\n"
+         "                       0: no deadline)\n";
     if (!info.demo_flag.empty()) {
         u += "  " + std::string(info.demo_flag) + "\n      " +
              std::string(info.demo_help) + "\n";

@@ -26,6 +26,7 @@ struct variant_info {
 // wraps when a frame is added to it), refused where options are parsed.
 inline constexpr std::size_t max_frame_limit = std::size_t{1} << 30;
 inline constexpr std::size_t max_pending_limit = std::size_t{1} << 36;
+inline constexpr std::size_t max_clients_limit = std::size_t{1} << 20;
 
 struct options {
     std::string bind = "127.0.0.1";
@@ -36,7 +37,13 @@ struct options {
     // before it is disconnected as a slow consumer; zero: no deadline.
     std::chrono::milliseconds write_timeout{10000};
     unsigned threads = 0;  // 0: one per hardware thread
-    bool demo = false;     // the variant's demonstration flag was given
+    // The total bound (docs/protocol.md, "Limits"): how many clients are
+    // connected at once (past it, a newcomer is closed before its id is
+    // sent), and how long a client may leave a frame it began unfinished
+    // before it is closed; zero: no deadline.
+    std::size_t max_clients = 10000;
+    std::chrono::milliseconds frame_timeout{30000};
+    bool demo = false;  // the variant's demonstration flag was given
     bool help = false;
     // For tests only, set by no command-line option: unless 0, the id
     // handed out second, so that a test reaches the wrap of the 32-bit id
@@ -69,6 +76,16 @@ constexpr bool past_max_pending(std::size_t queued,
                                 std::size_t adding,
                                 std::size_t max_pending) {
     return queued > 0 && queued + adding > max_pending;
+}
+
+// The one rule of --frame-timeout, in every model (docs/protocol.md,
+// point 9): the deadline belongs to one partial frame. A read that
+// completes a frame, or leaves no partial frame, ends the deadline that
+// ran; a partial frame left after it is a new one, with a new deadline.
+// Any other read (more bytes of the same frame) leaves the deadline as it
+// is: a client that trickles a frame in is cut off all the same.
+constexpr bool frame_deadline_restarts(bool completed, bool partial_left) {
+    return completed || !partial_left;
 }
 
 }  // namespace common

@@ -48,6 +48,7 @@ class router {
     router(asio::io_context& ioc, const options& opts)
         : opts_(opts),
           acceptor_(open_acceptor(ioc, opts)),
+          admission_(opts.max_clients),
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -64,9 +65,10 @@ class router {
 
     // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
-        return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(inbox_, std::move(socket));
-        });
+        return accept_loop(
+            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
+                return admit(inbox_, std::move(read), std::move(write));
+            });
     }
 
     // snippet: csp-dispatcher
@@ -80,7 +82,8 @@ class router {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
-                const client_id id = welcome(inbox_, ids, *m, opts_.max_frame);
+                const client_id id =
+                    welcome(inbox_, ids, *m, admission_, opts_);
                 // The id is written before the client joins the table, so
                 // no frame can reach the client ahead of it.
                 auto [wec, n] = co_await async_write(
@@ -131,6 +134,7 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
+    admission admission_;  // --max-clients; thread-safe by itself
     inbox_channel inbox_;  // thread-safe by itself
     drop_counter drops_;   // atomic, though only the dispatcher counts
     // Atomic, as drops_. Each frame is copied once, by its reader, from

@@ -51,6 +51,7 @@ class router {
     router(asio::io_context& ioc, const options& opts)
         : opts_(opts),
           acceptor_(open_acceptor(ioc, opts)),
+          admission_(opts.max_clients),
           strand_(asio::make_strand(ioc)),
           inbox_(ioc.get_executor(), inbox_capacity) {}
 
@@ -85,9 +86,10 @@ class router {
 
     // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
     awaitable<void> listen() {
-        return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(inbox_, std::move(socket));
-        });
+        return accept_loop(
+            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
+                return admit(inbox_, std::move(read), std::move(write));
+            });
     }
 
     // snippet: csp_channel_per_writer-dispatcher
@@ -102,7 +104,8 @@ class router {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
-                const client_id id = welcome(inbox_, ids, *m, opts_.max_frame);
+                const client_id id =
+                    welcome(inbox_, ids, *m, admission_, opts_);
                 // Its writer sends the id before it takes anything from
                 // the outbox, so no frame can reach the client ahead of it.
                 auto p = std::make_shared<peer>(
@@ -235,6 +238,7 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
+    admission admission_;  // --max-clients; thread-safe by itself
     strand_type strand_;   // the dispatcher's
     inbox_channel inbox_;  // thread-safe by itself
     drop_counter drops_;   // atomic, though only the dispatcher counts

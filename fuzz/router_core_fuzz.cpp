@@ -6,14 +6,14 @@
 //
 // After every event the core and the model agree on who is connected, on
 // every byte queued for every client, on every write deadline, on the
-// drop count and the drops worth a log line, and on whom the core closed,
-// why and past which limit; queued output stays within max_pending, or
-// one frame where that alone is larger (common::past_max_pending); no
-// client without output has a deadline; poll_timeout() is no later than
-// any deadline, and after handle_timeout(now) later than now;
-// poll_expired(now) lists exactly the clients past their deadline; and
-// the driver was told about every client with output to write, never
-// twice for the same backlog.
+// drop count and the drops worth a log line, on every frame deadline
+// (point 9), and on whom the core closed, why and past which limit; queued
+// output stays within max_pending, or one frame where that alone is larger
+// (common::past_max_pending); no client without output has a deadline;
+// poll_timeout() is no later than any deadline, and after handle_timeout(now)
+// later than now; poll_expired(now) lists exactly the clients past their
+// deadline; and the driver was told about every client with output to write,
+// never twice for the same backlog.
 //
 // The zero-copy path: a write takes its bytes from output_buffers() (at
 // most max_gather pieces), reading every piece, lent frames included
@@ -25,10 +25,10 @@
 // bytes written (not the ids), and copies no frame byte twice.
 //
 // Input: FuzzedDataProvider; the last bytes choose max_frame (0-64),
-// max_pending (0-512), write_timeout (0-20 ms, 0: none) and lend_from
-// (0-8: shorter frames are copied); then each event is an op byte (the
-// number of an `op` below) and its operands from the back, the bytes of
-// reads and frames from the front.
+// max_pending (0-512), write_timeout (0-20 ms, 0: none), frame_timeout
+// (0-20 ms, 0: none) and lend_from (0-8: shorter frames are copied); then each
+// event is an op byte (the number of an `op` below) and its operands from the
+// back, the bytes of reads and frames from the front.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -70,12 +70,14 @@ class harness {
           max_frame_(in.ConsumeIntegralInRange<std::size_t>(0, 64)),
           max_pending_(in.ConsumeIntegralInRange<std::size_t>(0, 512)),
           write_timeout_(in.ConsumeIntegralInRange(0, 20)),
+          frame_timeout_(in.ConsumeIntegralInRange(0, 20)),
           // Below it, frames are copied: both paths, mixed.
           core_(max_frame_,
                 max_pending_,
                 write_timeout_,
-                in.ConsumeIntegralInRange<std::size_t>(0, 8)),
-          model_(max_frame_, max_pending_, write_timeout_) {}
+                in.ConsumeIntegralInRange<std::size_t>(0, 8),
+                frame_timeout_),
+          model_(max_frame_, max_pending_, write_timeout_, frame_timeout_) {}
 
     void run() {
         while (in_.remaining_bytes() > 0) {
@@ -287,6 +289,7 @@ class harness {
     const std::size_t max_frame_;
     const std::size_t max_pending_;
     const milliseconds write_timeout_;
+    const milliseconds frame_timeout_;
     router_core core_;
     model model_;
     time_point now_{};  // the fake clock: only the time ops move it

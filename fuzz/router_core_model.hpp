@@ -31,16 +31,18 @@ using std::chrono::milliseconds;
     std::abort();
 }
 
-// docs/protocol.md as a model: each client's unparsed input, queued output
-// and write deadline, routed frame by frame.
+// docs/protocol.md as a model: each client's unparsed input, queued output,
+// write deadline and frame deadline, routed frame by frame.
 class model {
   public:
     model(std::size_t max_frame,
           std::size_t max_pending,
-          milliseconds write_timeout)
+          milliseconds write_timeout,
+          milliseconds frame_timeout)
         : max_frame_(max_frame),
           max_pending_(max_pending),
-          write_timeout_(write_timeout) {}
+          write_timeout_(write_timeout),
+          frame_timeout_(frame_timeout) {}
 
     // The fuzzer connects at most 32 clients, so the counter never wraps
     // here: router_core_test.cpp checks the skip past a wrap.
@@ -63,6 +65,7 @@ class model {
         // frames): the frames it completed are still routed.
         std::string in = std::move(it->second.in);
         bool sender_closed = false;
+        bool completed = false;
         std::size_t pos = 0;
         for (;;) {
             if (in.size() - pos <= 4) {
@@ -84,11 +87,13 @@ class model {
             deliver(from,
                     common::decode_id(in.data() + pos),
                     in.substr(pos + 4, len + 1));
+            completed = true;
             pos = zero + 1;
             sender_closed = sender_closed || clients_.count(from) == 0;
         }
         if (auto again = clients_.find(from); again != clients_.end()) {
             again->second.in = in.substr(pos);
+            frame_clock(again->second, completed);
         }
     }
 
@@ -108,16 +113,19 @@ class model {
 
     void left(client_id id) { clients_.erase(id); }
 
-    // Every client whose deadline is at or before `now` is closed.
+    // Every client whose deadline is at or before `now` is closed: past
+    // its write deadline, else past its frame deadline.
     void timeout(time_point now) {
-        std::vector<client_id> due;
+        std::vector<std::pair<client_id, reason>> due;
         for (const auto& [id, c] : clients_) {
             if (c.deadline && *c.deadline <= now) {
-                due.push_back(id);
+                due.emplace_back(id, reason::write_timeout);
+            } else if (c.frame_deadline && *c.frame_deadline <= now) {
+                due.emplace_back(id, reason::frame_timeout);
             }
         }
-        for (auto id : due) {
-            close(id, reason::write_timeout);
+        for (auto [id, why] : due) {
+            close(id, why);
         }
     }
 
@@ -128,6 +136,10 @@ class model {
     std::optional<time_point> deadline(client_id id) const {
         auto it = clients_.find(id);
         return it == clients_.end() ? std::nullopt : it->second.deadline;
+    }
+    std::optional<time_point> frame_deadline(client_id id) const {
+        auto it = clients_.find(id);
+        return it == clients_.end() ? std::nullopt : it->second.frame_deadline;
     }
     client_id next_id() const { return next_id_; }
     std::uint64_t delivered() const { return delivered_; }
@@ -142,8 +154,19 @@ class model {
     struct client {
         std::string in, out;
         std::optional<time_point> deadline;
+        std::optional<time_point> frame_deadline;  // while `in` is not empty
         std::size_t id_left = 4;  // bytes of its id not yet written
     };
+
+    // Point 9: a partial frame has frame_timeout from the read that left
+    // it; a read that completes a frame makes what is left a new one.
+    void frame_clock(client& c, bool completed) {
+        if (frame_timeout_ == milliseconds::zero() || c.in.empty()) {
+            c.frame_deadline.reset();
+        } else if (completed || !c.frame_deadline) {
+            c.frame_deadline = now_ + frame_timeout_;
+        }
+    }
 
     std::optional<time_point> deadline_from(time_point now) const {
         if (write_timeout_ == milliseconds::zero()) {
@@ -174,15 +197,16 @@ class model {
 
     void close(client_id id, reason why) {
         clients_.erase(id);
-        const std::uint64_t limit = why == reason::protocol_error ? max_frame_
-                                    : why == reason::slow_consumer
-                                        ? max_pending_
-                                        : write_timeout_.count();
+        const std::uint64_t limit =
+            why == reason::protocol_error  ? max_frame_
+            : why == reason::slow_consumer ? max_pending_
+            : why == reason::write_timeout ? write_timeout_.count()
+                                           : frame_timeout_.count();
         closures_.push_back({id, why, limit});
     }
 
     std::size_t max_frame_, max_pending_;
-    milliseconds write_timeout_;
+    milliseconds write_timeout_, frame_timeout_;
     time_point now_{};  // of the read being routed
     client_id next_id_ = 0;
     std::map<client_id, client> clients_;
@@ -238,6 +262,13 @@ inline void compare(const router_core& core,
         }
         if (deadline && !(core.poll_timeout() <= deadline)) {
             fail("poll_timeout() later than a deadline", id);
+        }
+        const auto frame_deadline = core.frame_deadline(id);
+        if (frame_deadline != m.frame_deadline(id)) {
+            fail("frame deadline differs", id);
+        }
+        if (frame_deadline && !(core.poll_timeout() <= frame_deadline)) {
+            fail("poll_timeout() later than a frame deadline", id);
         }
     }
 }

@@ -69,6 +69,7 @@ class router {
     router(asio::io_context& ioc, const options& opts)
         : opts_(opts),
           acceptor_(open_acceptor(ioc, opts)),
+          admission_(opts.max_clients),
           table_lock_(ioc.get_executor()) {}
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -95,22 +96,24 @@ class router {
     // before it accepts the next. Under the table lock, since a session
     // gives its id back when it ends (common::id_pool).
     awaitable<void> listen() {
-        return accept_loop(acceptor_, [this](tcp::socket socket) {
-            return admit(std::move(socket));
-        });
+        return accept_loop(
+            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
+                return admit(std::move(read), std::move(write));
+            });
     }
 
-    awaitable<void> admit(tcp::socket socket) {
+    awaitable<void> admit(tcp::socket read_half, tcp::socket write_half) {
         co_await table_lock_.lock();
         const client_id id = ids_.take();
         table_lock_.unlock();
         co_spawn(acceptor_.get_executor(),
-                 session(std::move(socket), id),
+                 session(std::move(read_half), std::move(write_half), id),
                  asio::detached);
     }
 
-    awaitable<void> session(tcp::socket socket, client_id id) {
-        auto [read_half, write_half] = split(std::move(socket));
+    awaitable<void> session(tcp::socket read_half,
+                            tcp::socket write_half,
+                            client_id id) {
         auto self = std::make_shared<peer>(std::move(write_half));
         // snippet: naive_mutex-deadlock
         // The article's deadlocking edit, first half: this client's own
@@ -133,6 +136,7 @@ class router {
         table_lock_.unlock();
 
         frame_parser parser(opts_.max_frame);
+        frame_deadline deadline(opts_.frame_timeout);
         read_half.non_blocking(true, ec);  // for read_now (common/net.hpp)
         while (!ec) {
             // Parks once a read finds nothing; not after a short read, as
@@ -141,7 +145,11 @@ class router {
             // without a wait.
             if (read_now(read_half, parser, ec).n == 0 && !ec) {
                 parser.release();
-                std::tie(ec) = co_await wait_readable(read_half);
+                if (deadline.armed(parser)) {
+                    ec = co_await deadline.wait_readable(read_half);
+                } else {
+                    std::tie(ec) = co_await wait_readable(read_half);
+                }
                 continue;
             }
             if (opts_.demo) {
@@ -151,25 +159,27 @@ class router {
             // EOF: the article's version forwarded one per read.
             frame f;
             auto status = frame_parser::status::frame;
+            bool completed = false;
             while ((status = parser.next(f)) == frame_parser::status::frame) {
+                completed = true;
                 co_await deliver(id, f);
             }
             if (status == frame_parser::status::too_long) {
                 log_frame_too_long(id, opts_.max_frame);
                 break;
             }
+            deadline.after_read(parser, completed);
             if (opts_.demo && !ec) {
                 co_await self->socket_lock.lock();  // for the next read
             }
         }
-        if (ec && !is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
-        }
+        reader_ended(read_half, id, ec, opts_.frame_timeout);
         parser = frame_parser(opts_.max_frame);  // its buffer: not held
         co_await table_lock_.lock();             // while this waits
         table_.erase(id);
         ids_.give_back(id);
         table_lock_.unlock();
+        admission_.left();
     }
 
     // snippet: naive_mutex-deliver
@@ -232,6 +242,7 @@ class router {
 
     const options opts_;
     tcp::acceptor acceptor_;
+    admission admission_;  // --max-clients; thread-safe by itself
     async_mutex table_lock_;
     std::unordered_map<client_id, std::shared_ptr<peer>> table_;
     id_pool ids_{opts_.id_jump};  // a session's until it ends

@@ -105,3 +105,31 @@ TEST_CASE("a host name for --bind is resolved when the server binds",
     REQUIRE(r.opts);
     CHECK(common::bind_address(*r.opts).is_loopback());
 }
+
+TEST_CASE("the limits: --max-clients and --frame-timeout", "[options]") {
+    auto d = parse({});
+    REQUIRE(d.opts);
+    CHECK(d.opts->max_clients == 10000);
+    CHECK(d.opts->frame_timeout == std::chrono::milliseconds(30000));
+    auto r = parse({"--max-clients", "1", "--frame-timeout=0"});
+    REQUIRE(r.opts);
+    CHECK(r.opts->max_clients == 1);
+    CHECK(r.opts->frame_timeout == std::chrono::milliseconds(0));
+    r = parse({"--max-clients=1048576", "--frame-timeout", "86400000"});
+    REQUIRE(r.opts);
+    CHECK(r.opts->max_clients == common::max_clients_limit);
+    CHECK(r.opts->frame_timeout == std::chrono::milliseconds(86'400'000));
+    for (auto args :
+         std::vector<std::vector<const char*>>{{"--max-clients", "0"},
+                                               {"--max-clients", "1048577"},
+                                               {"--max-clients", "-1"},
+                                               {"--max-clients"},
+                                               {"--frame-timeout", "86400001"},
+                                               {"--frame-timeout", "-1"},
+                                               {"--frame-timeout", "30s"}}) {
+        auto bad = parse(args);
+        CHECK_FALSE(bad.opts);
+        CHECK(bad.error.starts_with(args[0]));
+        CHECK(bad.error.find('\n') == std::string::npos);
+    }
+}

@@ -24,7 +24,7 @@ TEST_CASE("connect gives ids in order and queues each id first",
 TEST_CASE("past the wrap of the id counter, ids in use are skipped",
           "[router_core]") {
     constexpr client_id top = 0xffffffff;
-    router_core core(100, 1000, 0ms, 0, top - 1);
+    router_core core(100, 1000, 0ms, 0, 0ms, top - 1);
     const auto a = core.handle_connect(t0);
     CHECK(a == 0);
     CHECK(core.handle_connect(t0) == top - 1);
@@ -42,7 +42,7 @@ TEST_CASE("past the wrap of the id counter, ids in use are skipped",
 
 TEST_CASE("a closed client's id is in use until its closure is polled",
           "[router_core]") {
-    router_core core(4, 1000, 0ms, 0, 0xffffffff);
+    router_core core(4, 1000, 0ms, 0, 0ms, 0xffffffff);
     const auto a = core.handle_connect(t0);
     CHECK(core.handle_connect(t0) == 0xffffffff);
     core.handle_input(a, frame_bytes(a, "far too long"), t0);

@@ -112,7 +112,9 @@ TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
                         "--max-frame",
                         "--max-pending",
                         "--write-timeout",
-                        "--threads"}) {
+                        "--threads",
+                        "--max-clients",
+                        "--frame-timeout"}) {
         CHECK(out.find(option) != std::string::npos);
     }
     CHECK(out.find("No authentication") != std::string::npos);

@@ -32,15 +32,11 @@ frame_parser::status take_frames(frame_parser& parser,
 // Ids are given in accept order: the accept loop queues a client's
 // `new_client` before it accepts the next one, and the dispatcher numbers
 // them in the order it takes them.
-asio::awaitable<void> admit(inbox_channel& inbox, tcp::socket socket) {
-    try {
-        auto [read_half, write_half] = split(std::move(socket));
-        message hello = new_client{std::move(write_half), std::move(read_half)};
-        co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
-    } catch (const boost::system::system_error& e) {
-        // No descriptor left to dup: this client only is turned away.
-        log("accept: ", e.what(), "; connection closed");
-    }
+asio::awaitable<void> admit(inbox_channel& inbox,
+                            tcp::socket read_half,
+                            tcp::socket write_half) {
+    message hello = new_client{std::move(write_half), std::move(read_half)};
+    co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
 }
 
 // The id is in use from here until the dispatcher takes the reader's
@@ -49,12 +45,13 @@ asio::awaitable<void> admit(inbox_channel& inbox, tcp::socket socket) {
 client_id welcome(inbox_channel& inbox,
                   id_pool& ids,
                   new_client& client,
-                  std::size_t max_frame) {
+                  admission& admitted,
+                  const options& opts) {
     const client_id id = ids.take();
     // On the socket's executor, not the dispatcher's (maybe a strand).
     auto ex = client.read_half.get_executor();
     co_spawn(ex,
-             reader(inbox, std::move(client.read_half), id, max_frame),
+             reader(inbox, admitted, std::move(client.read_half), id, opts),
              asio::detached);
     return id;
 }
@@ -65,10 +62,12 @@ client_id welcome(inbox_channel& inbox,
 // the dispatcher in order, and all of them before its `client_left`: what
 // it sent completely is still forwarded, to itself too after a half-close.
 asio::awaitable<void> reader(inbox_channel& inbox,
+                             admission& admitted,
                              tcp::socket socket,
                              client_id id,
-                             std::size_t max_frame) {
-    frame_parser parser(max_frame);
+                             const options& opts) {
+    frame_parser parser(opts.max_frame);
+    frame_deadline deadline(opts.frame_timeout);
     error_code ec;
     socket.non_blocking(true, ec);  // for read_now (common/net.hpp)
     auto status = frame_parser::status::need_more;
@@ -76,6 +75,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
         const bool drained = read_now(socket, parser, ec).drained;
         send batch{id, {}};
         status = take_frames(parser, batch.parcels);
+        deadline.after_read(parser, !batch.parcels.empty());
         // A short read has emptied the socket: park now, rather than read
         // again only to find nothing (the wait looks at the socket afresh,
         // so bytes that came meanwhile are not missed). The buffer goes
@@ -91,17 +91,21 @@ asio::awaitable<void> reader(inbox_channel& inbox,
             co_await inbox.async_send(error_code{}, std::move(batch), as_tuple);
         }
         if (drained && status != frame_parser::status::too_long) {
-            std::tie(ec) = co_await wait_readable(socket);
+            if (deadline.armed(parser)) {
+                ec = co_await deadline.wait_readable(socket);
+            } else {
+                std::tie(ec) = co_await wait_readable(socket);
+            }
         }
     }
     if (status == frame_parser::status::too_long) {
-        log_frame_too_long(id, max_frame);
-    } else if (!is_normal_close(ec)) {
-        log("client ", id, ": ", ec.message());
+        log_frame_too_long(id, opts.max_frame);
+    } else {
+        reader_ended(socket, id, ec, opts.frame_timeout);
     }
     // The read buffer goes now, not once the dispatcher has room for the
     // message below: when many clients leave at once, they wait for it.
-    parser = frame_parser(max_frame);
+    parser = frame_parser(opts.max_frame);
     // At EOF the client may still read (a half-close): its frames to itself
     // are not written yet, and the writing side ends the connection once
     // they are. Otherwise it ends now, though the writing half of the
@@ -113,6 +117,7 @@ asio::awaitable<void> reader(inbox_channel& inbox,
     }
     message bye = client_left{id, eof};
     co_await inbox.async_send(error_code{}, std::move(bye), as_tuple);
+    admitted.left();
 }
 // snippet-end
 

@@ -62,24 +62,30 @@ using message = std::variant<send, new_client, client_left>;
 using inbox_channel =
     asio::experimental::concurrent_channel<void(error_code, message)>;
 
-// Announces a new client to the dispatcher. Awaited by the accept loop
-// (see accept_loop in net.hpp) before its next accept.
-asio::awaitable<void> admit(inbox_channel& inbox, tcp::socket socket);
+// Announces a new client to the dispatcher, with the halves of its socket
+// (see accept_loop in net.hpp, which awaits this before its next accept).
+asio::awaitable<void> admit(inbox_channel& inbox,
+                            tcp::socket read_half,
+                            tcp::socket write_half);
 
 // The dispatcher's half of admission: numbers the client (`ids` is the
 // dispatcher's, given back when it takes the client's `client_left`) and
-// starts its reader. Returns the id.
+// starts its reader. Returns the id. `admitted` and `opts` are the
+// router's, and outlive the reader's every resumption.
 client_id welcome(inbox_channel& inbox,
                   id_pool& ids,
                   new_client& client,
-                  std::size_t max_frame);
+                  admission& admitted,
+                  const options& opts);
 
-// Reads the client until it leaves or breaks the protocol: its frames as
-// `send` messages, then one `client_left`.
+// Reads the client until it leaves, breaks the protocol or leaves a frame
+// unfinished past --frame-timeout: its frames as `send` messages, then one
+// `client_left`; then it is no longer counted in `admitted`.
 asio::awaitable<void> reader(inbox_channel& inbox,
+                             admission& admitted,
                              tcp::socket socket,
                              client_id id,
-                             std::size_t max_frame);
+                             const options& opts);
 
 // Counts every frame of an undeliverable parcel as dropped.
 void drop(drop_counter& drops, const parcel& p, client_id from);

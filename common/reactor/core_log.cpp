@@ -19,6 +19,9 @@ void log_closure(const router_core::closure& c) {
                 c.limit,
                 " bytes) queued, closing it");
             return;
+        case router_core::close_reason::frame_timeout:
+            log_frame_timeout(c.id, std::int64_t(c.limit));
+            return;
         case router_core::close_reason::write_timeout:
             log("client ",
                 c.id,

@@ -85,10 +85,12 @@ class reactor_io {
         : acceptor_(open_acceptor(ioc, opts)),
           backoff_(ioc),
           deadline_timer_(ioc),
+          admission_(opts.max_clients),
           core_(opts.max_frame,
                 opts.max_pending,
                 opts.write_timeout,
                 router_core::small_frame,
+                opts.frame_timeout,
                 opts.id_jump) {
         static_assert(reactor_waiter<Waiter, connection>,
                       "a reactor's router defines every hook of "
@@ -134,8 +136,10 @@ class reactor_io {
     // snippet-end
 
     // Accepts every pending connection. A failed accept (EMFILE...) is
-    // logged and accepting pauses for `accept_backoff`: a full descriptor
-    // table neither crashes the loop nor spins it.
+    // logged, throttled, and accepting pauses for `accept_backoff`: a full
+    // descriptor table neither crashes the loop nor spins it, and the
+    // clients not yet taken wait in the listen backlog. Past --max-clients,
+    // a newcomer is closed before its id is queued (common/admission.hpp).
     void accept_all() {
         for (;;) {
             error_code ec;
@@ -145,7 +149,7 @@ class reactor_io {
                 return;
             }
             if (ec) {
-                log_accept_error(ec);
+                admission_.not_now("accept", ec);
                 waiter().back_off();
                 return;
             }
@@ -159,6 +163,9 @@ class reactor_io {
             if (ec) {
                 log("accept: ", ec.message(), ", connection closed");
                 continue;
+            }
+            if (!admission_.try_admit()) {
+                continue;  // closed as it goes: before its id
             }
             const client_id id = core_.handle_connect(now_);  // queues the id
             waiter().watch_readable(
@@ -245,6 +252,7 @@ class reactor_io {
             if (auto it = conns_.find(closed.id); it != conns_.end()) {
                 reset_connection(it->second.socket);
                 conns_.erase(it);
+                admission_.left();
             }
         }
         closures_.clear();
@@ -266,7 +274,9 @@ class reactor_io {
             log("client ", id, ": ", ec.message());
         }
         core_.handle_disconnect(id);
-        conns_.erase(id);
+        if (conns_.erase(id) != 0) {
+            admission_.left();
+        }
     }
 
     // All owned by the loop's one thread, so none needs a guard. What a
@@ -280,6 +290,7 @@ class reactor_io {
     Waiter& waiter() { return static_cast<Waiter&>(*this); }
 
     // What only reactor_io touches:
+    admission admission_;  // counts conns_, against --max-clients
     router_core core_;
     std::vector<client_id> to_flush_;  // for flush() to write to
     router_core::time_point now_;      // this round's time

@@ -13,18 +13,20 @@ namespace {
 constexpr std::size_t keep_capacity = 64 * 1024;
 
 // The heap's order: the earliest deadline on top.
-constexpr std::greater<> later;
+constexpr auto later = [](const auto& a, const auto& b) { return a.at > b.at; };
 }  // namespace
 
 router_core::router_core(std::size_t max_frame,
                          std::size_t max_pending,
                          std::chrono::milliseconds write_timeout,
                          std::size_t lend_from,
+                         std::chrono::milliseconds frame_timeout,
                          client_id id_jump)
     : max_frame_(max_frame),
       max_pending_(max_pending),
       write_timeout_(write_timeout),
       lend_from_(lend_from),
+      frame_timeout_(frame_timeout),
       ids_(id_jump) {}
 
 // A closed client has left the table, but its driver holds its socket
@@ -86,11 +88,19 @@ void router_core::handle_input(client_id id,
 void router_core::route(client_id from, client& sender, time_point now) {
     frame f;
     auto status = frame_parser::status::frame;
+    bool completed = false;
     while ((status = sender.parser.next(f)) == frame_parser::status::frame) {
+        completed = true;
         deliver(from, sender, f, now);
     }
     if (status == frame_parser::status::too_long && !sender.closing) {
         close(from, sender, close_reason::protocol_error, max_frame_);
+    }
+    // A partial frame with no deadline yet is a new one too.
+    if (!sender.closing && frame_timeout_ > frame_timeout_.zero() &&
+        (sender.frame_deadline == none ||
+         frame_deadline_restarts(completed, sender.parser.buffered() > 0))) {
+        restart_frame_deadline(from, sender, now);
     }
     for (const auto& c : closures_) {
         erase(c.id);
@@ -216,9 +226,28 @@ void router_core::start_deadline(client_id id, client& c, time_point now) {
         return;
     }
     c.deadline = now + write_timeout_;
-    if (c.deadline < c.heap_key) {
-        c.heap_key = c.deadline;
-        deadlines_.emplace_back(c.deadline, id);
+    schedule(id, c, write_kind);
+}
+
+// A new partial frame has frame_timeout from now; none left, no deadline.
+void router_core::restart_frame_deadline(client_id id,
+                                         client& c,
+                                         time_point now) {
+    if (c.parser.buffered() == 0) {
+        c.frame_deadline = none;
+        return;
+    }
+    c.frame_deadline = now + frame_timeout_;
+    schedule(id, c, frame_kind);
+}
+
+// Pushes an entry for the client's deadline of kind `k` unless it has one
+// at or before it.
+void router_core::schedule(client_id id, client& c, deadline_kind k) {
+    const time_point at = deadline_of(c, k);
+    if (at < c.heap_key[k]) {
+        c.heap_key[k] = at;
+        deadlines_.push_back({at, id, k});
         std::push_heap(deadlines_.begin(), deadlines_.end(), later);
     }
 }
@@ -233,6 +262,7 @@ void router_core::close(client_id id,
     c.out = {};
     c.out_begin = 0;
     c.deadline = none;
+    c.frame_deadline = none;
     closures_.push_back({id, why, limit});
 }
 
@@ -305,33 +335,51 @@ void router_core::handle_disconnect(client_id id) {
 }
 
 // Pops every entry that is due. An entry may be stale: its client left,
-// drained its output, or made progress since it was pushed; only a client
-// whose real deadline has passed is closed, and one whose deadline moved
-// later gets a new entry at it.
+// drained its output or completed its frame, or made progress since it
+// was pushed; only a client whose real deadline has passed is closed, and
+// one whose deadline moved later gets a new entry at it. Those due are
+// closed once every entry due is popped, past the write deadline first,
+// so that which deadline a client is closed for does not depend on the
+// order of the heap.
 void router_core::handle_timeout(time_point now) {
-    while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    std::vector<client_id> due;
+    while (!deadlines_.empty() && deadlines_.front().at <= now) {
         std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
-        const auto [key, id] = deadlines_.back();
+        const auto [key, id, kind] = deadlines_.back();
         deadlines_.pop_back();
         auto it = clients_.find(id);
-        if (it == clients_.end() || it->second.heap_key != key) {
+        if (it == clients_.end() || it->second.heap_key[kind] != key) {
             continue;  // left, or a duplicate of a newer entry
         }
         client& c = it->second;
-        c.heap_key = none;
-        if (c.deadline == none) {
-            continue;  // its output drained meanwhile
+        c.heap_key[kind] = none;
+        const time_point at = deadline_of(c, kind);
+        if (at == none) {
+            continue;  // its output drained, or its frame completed
         }
-        if (c.deadline > now) {
-            c.heap_key = c.deadline;
-            deadlines_.emplace_back(c.deadline, id);
-            std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+        if (at > now) {
+            schedule(id, c, kind);
             continue;
         }
-        close(id,
-              c,
-              close_reason::write_timeout,
-              std::uint64_t(write_timeout_.count()));
+        due.push_back(id);
+    }
+    for (client_id id : due) {
+        auto it = clients_.find(id);
+        if (it == clients_.end() || it->second.closing) {
+            continue;  // due twice
+        }
+        client& c = it->second;
+        if (c.deadline <= now) {
+            close(id,
+                  c,
+                  close_reason::write_timeout,
+                  std::uint64_t(write_timeout_.count()));
+        } else {
+            close(id,
+                  c,
+                  close_reason::frame_timeout,
+                  std::uint64_t(frame_timeout_.count()));
+        }
         erase(id);
     }
 }
@@ -355,7 +403,7 @@ std::optional<router_core::time_point> router_core::poll_timeout() const {
     if (deadlines_.empty()) {
         return std::nullopt;
     }
-    return deadlines_.front().first;
+    return deadlines_.front().at;
 }
 
 // The entries at or before `now` are a subtree at the top of the heap:
@@ -369,13 +417,13 @@ void router_core::poll_expired(time_point now,
     while (!todo.empty()) {
         const std::size_t i = todo.back();
         todo.pop_back();
-        const auto& [key, id] = deadlines_[i];
+        const auto& [key, id, kind] = deadlines_[i];
         if (key > now) {
             continue;
         }
         auto it = clients_.find(id);
-        if (it != clients_.end() && it->second.heap_key == key &&
-            it->second.deadline <= now) {
+        if (kind == write_kind && it != clients_.end() &&
+            it->second.heap_key[kind] == key && it->second.deadline <= now) {
             out.push_back(id);
         }
         for (std::size_t child : {2 * i + 1, 2 * i + 2}) {
@@ -393,6 +441,15 @@ std::optional<router_core::time_point> router_core::write_deadline(
         return std::nullopt;
     }
     return it->second.deadline;
+}
+
+std::optional<router_core::time_point> router_core::frame_deadline(
+    client_id id) const {
+    auto it = clients_.find(id);
+    if (it == clients_.end() || it->second.frame_deadline == none) {
+        return std::nullopt;
+    }
+    return it->second.frame_deadline;
 }
 
 }  // namespace common

@@ -15,11 +15,11 @@
 //                poll_dropped() (frames dropped, worth a log line),
 //                poll_timeout() (when to call handle_timeout() next),
 //                poll_expired() (who is past its write deadline).
-// Time is an argument: every event that can start, move or fire a write
-// deadline takes `now`, and the core never reads a clock, so a test or a
-// fuzzer drives time by hand. `now` must never go backwards. Nor does it
-// log: the drivers write the lines of what poll_close() and
-// poll_dropped() hand them (poll_close_and_log() below).
+// Time is an argument: every event that can start, move or fire a
+// deadline (write or frame) takes `now`, and the core never reads a clock, so a
+// test or a fuzzer drives time by hand. `now` must never go backwards. Nor does
+// it log: the drivers write the lines of what poll_close() and poll_dropped()
+// hand them (poll_close_and_log() below).
 //
 // Guarantees (docs/protocol.md):
 //  - ids in accept order from 0; once the counter wraps, ids in use are
@@ -38,6 +38,10 @@
 //    none of it for write_timeout is closed by the first handle_timeout()
 //    at or after that instant, and its output freed; one that takes some,
 //    however little, starts a new write_timeout. Zero: no deadline.
+//  - the frame deadline (point 9): a client whose input ends in a partial
+//    frame for frame_timeout, counted from the read that left that frame
+//    partial (common::frame_deadline_restarts), is closed by the first
+//    handle_timeout() at or after that instant. Zero: no deadline.
 //
 // Zero-copy when it can be (the fast path): a frame to a client with
 // nothing queued (and not shorter than lend_from) is not copied but lent,
@@ -92,12 +96,13 @@ class router_core {
         protocol_error,  // a frame longer than max_frame (point 6)
         slow_consumer,   // more than max_pending bytes queued for it
         write_timeout,   // took none of its output for write_timeout (8)
+        frame_timeout,   // left a frame unfinished for frame_timeout (9)
     };
     struct closure {
         client_id id;
         close_reason why;
         // The limit it went past, for the driver's log line: max_frame or
-        // max_pending (bytes), or write_timeout (ms).
+        // max_pending (bytes), or write_timeout or frame_timeout (ms).
         std::uint64_t limit;
     };
     // A frame to an unknown id that is worth a log line (drop_counter's
@@ -115,15 +120,18 @@ class router_core {
     // queue, whose copy costs per byte.
     static constexpr std::size_t small_frame = 2048;
 
-    // write_timeout zero: no write deadline, and poll_timeout() is always
-    // empty. Frames shorter than lend_from bytes are always copied (zero:
-    // every frame to a client with nothing queued is lent). id_jump: for
-    // tests (options::id_jump).
+    // write_timeout zero: no write deadline; frame_timeout zero: no frame
+    // deadline; both zero: poll_timeout() is always empty. Frames shorter
+    // than lend_from bytes are always copied (zero: every frame to a
+    // client with nothing queued is lent). id_jump: for tests
+    // (options::id_jump).
     router_core(std::size_t max_frame,
                 std::size_t max_pending,
                 std::chrono::milliseconds write_timeout =
                     std::chrono::milliseconds::zero(),
                 std::size_t lend_from = 0,
+                std::chrono::milliseconds frame_timeout =
+                    std::chrono::milliseconds::zero(),
                 client_id id_jump = 0);
 
     // --- Events in ---
@@ -135,7 +143,8 @@ class router_core {
     // Bytes arrived from `id`, without a copy: read at most `n` bytes into
     // `read_buffer(id, n)`, then say how many with
     // `handle_input(id, count, now)`. Every frame they complete is routed
-    // at once. An unknown id gets an empty buffer.
+    // at once; a partial frame left starts, keeps or ends the client's
+    // frame deadline. An unknown id gets an empty buffer.
     std::span<char> read_buffer(client_id id, std::size_t n);
     void handle_input(client_id id, std::size_t count, time_point now);
     // The same, copying bytes the caller already holds.
@@ -154,8 +163,10 @@ class router_core {
     void handle_disconnect(client_id id);
 
     // Time passed: every client whose write deadline is at or before `now`
-    // is closed (close_reason::write_timeout). Call it once `now` reaches
-    // poll_timeout(); calling it earlier, or more often, is harmless.
+    // is closed (close_reason::write_timeout), then every other one whose
+    // frame deadline is (close_reason::frame_timeout). Call it once `now`
+    // reaches poll_timeout(); calling it earlier, or more often, is
+    // harmless.
     void handle_timeout(time_point now);
 
     // --- Decisions out ---
@@ -185,8 +196,8 @@ class router_core {
     void poll_dropped(std::vector<dropped_frame>& out);
 
     // When to call handle_timeout() next, or none: no client has a write
-    // deadline. It may be earlier than needed (the deadlines are kept in a
-    // lazy heap, which still holds those that were since moved later or
+    // or frame deadline. It may be earlier than needed (the deadlines are kept
+    // in a lazy heap, which still holds those that were since moved later or
     // cleared, or whose client left): such a wake-up finds nothing due
     // and is harmless. It is never later than the earliest deadline.
     std::optional<time_point> poll_timeout() const;
@@ -227,6 +238,9 @@ class router_core {
     // The client's write deadline, or none (no output queued, no deadline
     // configured, or not connected).
     std::optional<time_point> write_deadline(client_id id) const;
+    // The client's frame deadline, or none (no partial frame, no deadline
+    // configured, or not connected).
+    std::optional<time_point> frame_deadline(client_id id) const;
 
   private:
     static constexpr time_point none = time_point::max();
@@ -247,10 +261,23 @@ class router_core {
         std::size_t id_left = 4;  // of its id, at the front, not yet written
         // As a sender: the clients it lent frames to (maybe since written).
         std::vector<client_id> lent_to;
-        time_point deadline = none;  // `none` unless output is queued
-        time_point heap_key = none;  // its entry in `deadlines_`, if any
-        bool closing = false;        // closed while its frames are routed
+        time_point deadline = none;        // `none` unless output is queued
+        time_point frame_deadline = none;  // `none` unless a partial frame
+        // Its entries in `deadlines_`, if any: one per kind.
+        time_point heap_key[2] = {none, none};
+        bool closing = false;  // closed while its frames are routed
     };
+
+    // The two deadlines a client may have, each with its own entry.
+    enum deadline_kind : std::uint8_t { write_kind, frame_kind };
+    struct deadline_entry {
+        time_point at;
+        client_id id;
+        deadline_kind kind;
+    };
+    static time_point& deadline_of(client& c, deadline_kind k) {
+        return k == write_kind ? c.deadline : c.frame_deadline;
+    }
 
     void route(client_id from, client& sender, time_point now);
     void deliver(client_id from,
@@ -262,25 +289,29 @@ class router_core {
     void spill(client& dest, std::size_t written);
     void erase(client_id id);
     void start_deadline(client_id id, client& c, time_point now);
+    void schedule(client_id id, client& c, deadline_kind k);
+    void restart_frame_deadline(client_id id, client& c, time_point now);
     void close(client_id id, client& c, close_reason why, std::uint64_t limit);
 
     std::size_t max_frame_;
     std::size_t max_pending_;
     std::chrono::milliseconds write_timeout_;
     std::size_t lend_from_;
+    std::chrono::milliseconds frame_timeout_;
     id_counter ids_;
     std::unordered_map<client_id, client> clients_;
     std::vector<client_id> to_flush_;
     std::vector<closure> closures_;
     std::vector<dropped_frame> dropped_;  // for poll_dropped()
-    // A min-heap of (deadline, id), lazy: an entry is pushed only when a
-    // client without one gets a deadline; moving or clearing a deadline
-    // leaves the entry as it is, and handle_timeout() sorts it out when it
-    // comes due. So a client has at most one entry (a departed client's
-    // stays until it comes due), and the hot path (output appears, the
-    // socket takes some) touches the heap only when a client that has no
-    // entry gets a deadline.
-    std::vector<std::pair<time_point, client_id>> deadlines_;
+    // A min-heap of (deadline, id, kind), lazy: an entry is pushed only
+    // when a client without one of that kind gets a deadline of it;
+    // moving or clearing a deadline leaves the entry as it is, and
+    // handle_timeout() sorts it out when it comes due. So a client has at
+    // most one entry of each kind (a departed client's stay until they
+    // come due), and the hot path (output appears, the socket takes some,
+    // a read leaves a partial frame) touches the heap only when a client
+    // that has no entry of a kind gets a deadline of it.
+    std::vector<deadline_entry> deadlines_;
     std::vector<std::string_view> gather_;  // output_buffers()' answer
     drop_counter drops_;
     copy_counter copies_;

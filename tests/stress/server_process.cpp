@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace testing {
@@ -29,7 +30,11 @@ server_process::server_process(const std::string& variant,
                                std::optional<std::size_t> nofile,
                                std::vector<std::string> env)
     : proc_(server_argv(variant, std::move(args), nofile), [&env] {
-          env.push_back("ROUTER_LOG=quiet");
+          if (std::none_of(env.begin(), env.end(), [](const auto& e) {
+                  return e.starts_with("ROUTER_LOG=");
+              })) {
+              env.push_back("ROUTER_LOG=quiet");
+          }
           return env;
       }()) {
     const auto line = proc_.read_stdout_line();

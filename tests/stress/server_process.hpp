@@ -16,8 +16,8 @@
 
 namespace testing {
 
-// A variant's executable, started with --port 0 and ROUTER_LOG=quiet,
-// optionally under `prlimit --nofile=N`.
+// A variant's executable, started with --port 0 and ROUTER_LOG=quiet
+// (unless `env` sets ROUTER_LOG), optionally under `prlimit --nofile=N`.
 class server_process {
   public:
     server_process(const std::string& variant,
