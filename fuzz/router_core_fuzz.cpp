@@ -7,8 +7,8 @@
 // After every event the core and the model agree on who is connected, on
 // every byte queued for every client, on every write deadline, on the
 // drop count and the drops worth a log line, and on whom the core closed,
-// why and past which limit; queued output stays within max_pending, or
-// one frame where that alone is larger (common::past_max_pending); no
+// why and past which limit; queued output stays within the hard limit
+// (4 x max_pending), or one frame where that alone is larger; no
 // client without output has a deadline; poll_timeout() is no later than
 // any deadline, and after handle_timeout(now) later than now;
 // poll_expired(now) lists exactly the clients past their deadline; and
