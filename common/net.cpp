@@ -128,7 +128,6 @@ asio::awaitable<error_code> write_with_deadline(
     // itself. The socket's own non-blocking mode makes write_some return
     // would_block rather than wait; its asynchronous operations are
     // unaffected.
-    const auto due = std::chrono::steady_clock::now() + timeout;
     error_code ec;
     if (!socket.non_blocking()) {
         socket.non_blocking(true, ec);
@@ -140,9 +139,9 @@ asio::awaitable<error_code> write_with_deadline(
     if (buffers.empty()) {
         co_return error_code{};
     }
-    // The rest, racing one timer at the deadline: whichever completes
-    // first cancels the other.
-    asio::steady_timer check(co_await asio::this_coro::executor, due);
+    // The rest, racing one timer at the deadline (from now: the write
+    // above did not wait): whichever completes first cancels the other.
+    asio::steady_timer check(co_await asio::this_coro::executor, timeout);
     auto [order, write_ec, n, check_ec] =
         co_await make_parallel_group(
             asio::async_write(socket, buffers, asio::deferred),

@@ -66,7 +66,9 @@ std::string usage(const variant_info& info);
 //  - its backlog has been past --max-pending since at least
 //    --write-timeout ago (at once with --write-timeout 0).
 // A client with nothing queued takes a frame of any size, so a frame
-// within --max-frame always reaches a client that keeps up.
+// within --max-frame always reaches a client that keeps up. Four, as in
+// Redis's limits for pub/sub clients (a soft 8 MB for 60 s, a hard 32 MB):
+// room for a burst of 16 frames of the largest default size at once.
 inline constexpr std::size_t hard_pending_factor = 4;
 
 constexpr std::size_t hard_max_pending(std::size_t max_pending) {

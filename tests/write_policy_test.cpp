@@ -27,13 +27,6 @@ namespace {
 
 constexpr std::size_t KiB = 1024, MiB = 1024 * KiB;
 
-common::options deadline_options(std::chrono::milliseconds timeout) {
-    auto opts = test_options();
-    opts.max_pending = 1024 * MiB;  // so that only the deadline cuts off
-    opts.write_timeout = timeout;
-    return opts;
-}
-
 // Reads `chunk` bytes from `c` every `pace` until the server ends the
 // connection (a reset, or the end of the stream): when that was, or
 // nullopt if not before `deadline`. The pause is a poll for the end

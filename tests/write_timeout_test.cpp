@@ -23,16 +23,10 @@ namespace {
 constexpr std::size_t MiB = 1024 * 1024;
 constexpr std::chrono::milliseconds short_timeout{300};
 
-common::options deadline_options(std::chrono::milliseconds timeout) {
-    auto opts = test_options();
-    opts.max_pending = 1024 * MiB;  // so that only the deadline cuts off
-    opts.write_timeout = timeout;
-    return opts;
-}
-
 // When the server ended c's connection (a reset, or the end of the
 // stream), found without reading: a read would take some of c's output,
-// and so restart its deadline. nullopt if not before `deadline`.
+// and might let the write waiting for it finish. nullopt if not before
+// `deadline`.
 std::optional<clock::time_point> hangup_time(const client& c,
                                              clock::time_point deadline) {
     for (;;) {
