@@ -1,10 +1,7 @@
 #include "net.hpp"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <stdexcept>
@@ -130,13 +127,6 @@ void consume(std::vector<asio::const_buffer>& buffers, std::size_t n) {
     }
 }
 
-// The bytes the kernel holds for the peer, not yet acknowledged by it
-// (Linux's SIOCOUTQ); 0 if it cannot tell.
-int unacknowledged(tcp::socket& socket) {
-    int n = 0;
-    return ::ioctl(socket.native_handle(), SIOCOUTQ, &n) == 0 ? n : 0;
-}
-
 }  // namespace
 
 // snippet: net-write_with_deadline-loop
@@ -165,46 +155,27 @@ asio::awaitable<error_code> write_with_deadline(
     if (ec && ec != asio::error::would_block) {
         co_return ec;
     }
-    using clock = std::chrono::steady_clock;
-    asio::steady_timer check(co_await asio::this_coro::executor);
-    auto taken_at = clock::now();  // when the client last took some
-    while (!buffers.empty()) {
-        const int held = unacknowledged(socket);
-        // Four checks per deadline: a client is cut off at most a quarter
-        // of it late.
-        check.expires_at(
-            std::min(clock::now() + timeout / 4, taken_at + timeout));
-        // Whichever completes first cancels the other; both have completed
-        // when this returns, and a write cancelled late may still have
-        // written some bytes: `n` counts them either way.
-        auto [order, write_ec, n, check_ec] =
-            co_await make_parallel_group(
-                socket.async_write_some(buffers, asio::deferred),
-                check.async_wait(asio::deferred))
-                .async_wait(wait_for_one(), asio::use_awaitable);
-        consume(buffers, n);
-        const bool checked = order[0] == 1;
-        if (write_ec &&
-            !(checked && write_ec == asio::error::operation_aborted)) {
-            co_return write_ec;  // never write again after a failed write
-        }
-        // The client took some if the write went on, or if the kernel now
-        // holds less for it: the write may wait while the client reads,
-        // since the kernel reports room to write only once a third of its
-        // send buffer is free.
-        if (n > 0 || unacknowledged(socket) < held) {
-            taken_at = clock::now();
-        } else if (clock::now() - taken_at >= timeout) {
-            log("client ",
-                dest,
-                ": took none of its output for --write-timeout (",
-                timeout.count(),
-                " ms), disconnecting it as a slow consumer");
-            reset_connection(socket);
-            co_return asio::error::timed_out;
-        }
+    if (buffers.empty()) {
+        co_return error_code{};
     }
-    co_return error_code{};
+    // The rest, racing one timer at the deadline (from now: the write
+    // above did not wait): whichever completes first cancels the other.
+    asio::steady_timer check(co_await asio::this_coro::executor, timeout);
+    auto [order, write_ec, n, check_ec] =
+        co_await make_parallel_group(
+            asio::async_write(socket, buffers, asio::deferred),
+            check.async_wait(asio::deferred))
+            .async_wait(wait_for_one(), asio::use_awaitable);
+    if (order[0] == 0 || !write_ec) {
+        co_return write_ec;  // done, or failed; or done as the timer fired
+    }
+    log("client ",
+        dest,
+        ": did not take a write within --write-timeout (",
+        timeout.count(),
+        " ms), disconnecting it as a slow consumer");
+    reset_connection(socket);
+    co_return asio::error::timed_out;
 }
 // snippet-end
 

@@ -188,13 +188,14 @@ class frame_deadline {
 };
 
 // snippet: net-write_with_deadline
-// async_write under the write deadline (docs/protocol.md, point 8). The
-// deadline restarts whenever `dest` takes some of its output (a write goes
-// on, or the kernel holds less for it), so a client that keeps reading,
-// however slowly, is never cut off. One that takes nothing for `timeout`
+// async_write under the write deadline (docs/protocol.md, point 8): the
+// whole write must be taken by `dest` within `timeout` of the call. Not
+// "some progress within `timeout`": a client that reads a little every so
+// often would then hold the write, and in the blocking models everyone
+// behind it, for as long as it liked. One whose write is not done by then
 // is logged as a slow consumer, its connection is reset (see
-// `reset_connection`) and asio::error::timed_out returned: the caller
-// then treats it as any failed write. Zero: no deadline.
+// `reset_connection`) and asio::error::timed_out returned: the caller then
+// treats it as any failed write. Zero: no deadline.
 asio::awaitable<error_code> write_with_deadline(
     tcp::socket& socket,
     std::vector<asio::const_buffer> buffers,

@@ -173,8 +173,10 @@ std::string usage(const variant_info& info) {
     u += "  --max-frame BYTES    longest payload accepted, at most 1 GiB "
          "(default 1048576)\n";
     u += info.queues
-             ? "  --max-pending BYTES  output queued for one client before "
-               "it is\n"
+             ? "  --max-pending BYTES  output queued for one client past "
+               "which, for longer\n"
+               "                       than --write-timeout, or past 4 times "
+               "it at once, it is\n"
                "                       disconnected as a slow consumer "
                "(default 8388608);\n"
                "                       a client with nothing queued takes "
@@ -183,11 +185,11 @@ std::string usage(const variant_info& info) {
                "model holds\n"
                "                       no queue per client, its writer "
                "blocks (that is its lesson)\n";
-    u += "  --write-timeout MS   a client with output waiting that takes "
-         "none of it\n"
-         "                       for this long is disconnected as a slow "
-         "consumer\n"
-         "                       (default 10000; 0: no deadline)\n";
+    u += "  --write-timeout MS   a client that does not take a write, or "
+         "what was queued\n"
+         "                       for it, within this long is disconnected "
+         "as a slow\n"
+         "                       consumer (default 10000; 0: no deadline)\n";
     u += info.multi_threaded
              ? "  --threads N          threads running the event loop "
                "(default: one\n"

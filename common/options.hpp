@@ -66,16 +66,25 @@ parse_result parse_command_line(int argc,
 
 std::string usage(const variant_info& info);
 
-// The one rule of --max-pending, in every model that queues
-// (docs/protocol.md, "Command line"): it bounds a client's backlog, not a
-// frame. A client with nothing queued takes `adding` bytes however many,
-// so a frame within --max-frame always reaches a client that keeps up;
-// one with `queued` bytes waiting is a slow consumer once `adding` more
-// would take it past the limit.
-constexpr bool past_max_pending(std::size_t queued,
-                                std::size_t adding,
-                                std::size_t max_pending) {
-    return queued > 0 && queued + adding > max_pending;
+// --- The rules of --max-pending (docs/protocol.md, "Command line") ---
+//
+// In every model that queues, --max-pending bounds a client's backlog
+// (the output queued for it), not a frame, and it is a soft limit: a burst
+// may take a backlog past it, if the client takes it down again within
+// --write-timeout. A client is a slow consumer, cut at once, when a frame
+// for it arrives and
+//  - its backlog would pass the hard limit, `hard_pending_factor` times
+//    --max-pending: so memory stays bounded whatever the bursts; or
+//  - its backlog has been past --max-pending since at least
+//    --write-timeout ago (at once with --write-timeout 0).
+// A client with nothing queued takes a frame of any size, so a frame
+// within --max-frame always reaches a client that keeps up. Four, as in
+// Redis's limits for pub/sub clients (a soft 8 MB for 60 s, a hard 32 MB):
+// room for a burst of 16 frames of the largest default size at once.
+inline constexpr std::size_t hard_pending_factor = 4;
+
+constexpr std::size_t hard_max_pending(std::size_t max_pending) {
+    return hard_pending_factor * max_pending;
 }
 
 // The one rule of --frame-timeout, in every model (docs/protocol.md,
@@ -87,5 +96,60 @@ constexpr bool past_max_pending(std::size_t queued,
 constexpr bool frame_deadline_restarts(bool completed, bool partial_left) {
     return completed || !partial_left;
 }
+
+// One client's backlog, watched against those rules by whoever adds to it
+// (a dispatcher, the reactors' core): it is only checked when a frame
+// arrives, so between two frames nobody needs to look at it, or at a
+// clock. Not thread-safe: one owner.
+class backlog_watch {
+  public:
+    using clock = std::chrono::steady_clock;
+    using time_point = clock::time_point;
+    enum class verdict { take, past_hard_limit, over_too_long };
+
+    // For the log line of a client cut off.
+    static const char* why(verdict v) {
+        return v == verdict::past_hard_limit
+                   ? "slow consumer: past the hard limit of its backlog"
+                   : "slow consumer: past --max-pending for --write-timeout";
+    }
+
+    // A frame of `adding` bytes arrives for a client with `queued` bytes
+    // waiting; `now()` (called only when the backlog is past the limit)
+    // says when. A backlog only grows here, so one found back within
+    // the limit was there at some point since the last frame.
+    template <class Now>
+    verdict check(std::size_t queued,
+                  std::size_t adding,
+                  std::size_t max_pending,
+                  std::chrono::milliseconds window,
+                  Now&& now) {
+        if (queued > 0 && queued + adding > hard_max_pending(max_pending)) {
+            return verdict::past_hard_limit;
+        }
+        if (queued <= max_pending) {
+            over_since_ = time_point::max();
+        }
+        if (queued + adding <= max_pending) {
+            return verdict::take;
+        }
+        const time_point t = now();
+        if (over_since_ == time_point::max()) {
+            over_since_ = t;
+        }
+        return queued > 0 && t - over_since_ >= window ? verdict::over_too_long
+                                                       : verdict::take;
+    }
+    template <class Now>
+    verdict check(std::size_t queued,
+                  std::size_t adding,
+                  const options& opts,
+                  Now&& now) {
+        return check(queued, adding, opts.max_pending, opts.write_timeout, now);
+    }
+
+  private:
+    time_point over_since_ = time_point::max();  // max: not past the limit
+};
 
 }  // namespace common

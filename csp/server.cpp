@@ -15,7 +15,7 @@
 // Trade-off: no lock, so no deadlock; but while one write waits for a slow
 //   reader, the dispatcher takes no other message, and every frame waits
 //   (head-of-line blocking: moved from the lock to the dispatcher), until
-//   that reader takes some or --write-timeout cuts it off.
+//   that reader takes the write or --write-timeout cuts it off.
 // Compare with: naive_mutex/server.cpp (the lock this replaces) and
 //   csp_channel_per_writer/server.cpp (each client gets its own writer,
 //   so the dispatcher never waits). Start reading at `dispatcher`; the
@@ -116,8 +116,8 @@ class router {
             drop(drops_, p, from);
             co_return;
         }
-        // A destination that takes none of these bytes for --write-timeout
-        // is reset, and the write fails.
+        // A destination that has not taken all of these bytes within
+        // --write-timeout is reset, and the write fails.
         const auto ec = co_await write_with_deadline(
             it->second, asio::buffer(p.bytes), p.dest, opts_.write_timeout);
         if (!ec) {

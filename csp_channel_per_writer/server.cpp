@@ -81,6 +81,7 @@ class router {
         // (A message back per write would crowd the readers' inbox.)
         std::atomic<std::size_t> queued{0};
         std::size_t spilled = 0;  // sends not yet in it; dispatcher's only
+        backlog_watch backlog;    // against --max-pending; dispatcher's only
     };
     using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
@@ -141,8 +142,12 @@ class router {
         }
         peer& dest = *it->second;
         const std::size_t size = p.bytes.size();
-        if (past_max_pending(dest.queued.load(), size, opts_.max_pending)) {
-            log("client ", p.dest, ": past --max-pending: a slow consumer");
+        // A burst may take it past --max-pending for a while: see
+        // backlog_watch (common/options.hpp) for how long.
+        const auto verdict = dest.backlog.check(
+            dest.queued.load(), size, opts_, backlog_watch::clock::now);
+        if (verdict != backlog_watch::verdict::take) {
+            log("client ", p.dest, ": ", backlog_watch::why(verdict));
             disconnect(it->second);
             table.erase(it);
             drop(drops_, p, from);

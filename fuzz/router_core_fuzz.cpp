@@ -8,12 +8,12 @@
 // every byte queued for every client, on every write deadline, on the
 // drop count and the drops worth a log line, on every frame deadline
 // (point 9), and on whom the core closed, why and past which limit; queued
-// output stays within max_pending, or one frame where that alone is larger
-// (common::past_max_pending); no client without output has a deadline;
-// poll_timeout() is no later than any deadline, and after handle_timeout(now)
-// later than now; poll_expired(now) lists exactly the clients past their
-// deadline; and the driver was told about every client with output to write,
-// never twice for the same backlog.
+// output stays within the hard limit (4 x max_pending), or one frame where
+// that alone is larger; no client without output has a deadline;
+// poll_timeout() is no later than any deadline, and after
+// handle_timeout(now) later than now; poll_expired(now) lists exactly the
+// clients past their deadline; and the driver was told about every client
+// with output to write, never twice for the same backlog.
 //
 // The zero-copy path: a write takes its bytes from output_buffers() (at
 // most max_gather pieces), reading every piece, lent frames included

@@ -11,10 +11,11 @@
 //   destination's socket -> unlocks.
 // Trade-off: the shortest correct version, but while one write waits for a
 //   slow reader, the lock is held and every other frame waits too
-//   (head-of-line blocking), until that reader takes some or the write
-//   deadline (--write-timeout) cuts it off. With --deadlock, the article's
-//   edit: one more lock per connection, held while its session waits to read,
-//   and a client that waits for a frame before it sends one never gets it.
+//   (head-of-line blocking), until that reader takes the write or the
+//   write deadline (--write-timeout) cuts it off. With --deadlock, the
+//   article's edit: one more lock per connection, held while its session waits
+//   to read, and a client that waits for a frame before it sends one never gets
+//   it.
 // Compare with: csp/server.cpp, where one dispatcher owns the table and the
 //   lock disappears. Start reading at `session`.
 
@@ -200,9 +201,9 @@ class router {
             co_await deliver_deadlocking(dest, f);
             co_return;
         }
-        // A destination that takes none of this frame for --write-timeout
-        // is reset, and the write fails. A failed write means the
-        // destination is leaving: drop it now (its own session sees the end
+        // A destination that has not taken all of this frame within
+        // --write-timeout is reset, and the write fails. A failed write means
+        // the destination is leaving: drop it now (its own session sees the end
         // too). A second write would never return: after a failed write,
         // Asio's epoll reactor waits for the socket to be reported ready
         // again, and a dead one never is.

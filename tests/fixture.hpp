@@ -17,6 +17,15 @@ inline common::options test_options() {
     return o;
 }
 
+// For the write deadline's tests: a queue so large that only the deadline
+// cuts a client off.
+inline common::options deadline_options(std::chrono::milliseconds timeout) {
+    auto opts = test_options();
+    opts.max_pending = std::size_t{1} << 30;
+    opts.write_timeout = timeout;
+    return opts;
+}
+
 template <class Server>
 struct running {
     Server server;

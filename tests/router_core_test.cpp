@@ -172,6 +172,7 @@ TEST_CASE("an over-long frame closes its sender after its earlier frames",
 
 TEST_CASE("a slow consumer is closed past max_pending, others carry on",
           "[router_core]") {
+    // No write deadline: past max_pending is at once past it for as long.
     router_core core(100, 64);
     const auto a = core.handle_connect(t0), slow = core.handle_connect(t0),
                b = core.handle_connect(t0);
@@ -189,7 +190,8 @@ TEST_CASE("a slow consumer is closed past max_pending, others carry on",
     const auto closed = closures(core);
     REQUIRE(closed.size() == 1);
     CHECK(closed[0].id == slow);
-    CHECK(closed[0].why == reason::slow_consumer);
+    CHECK(closed[0].why == reason::over_max_pending);
+    CHECK(closed[0].limit == 64);
     CHECK_FALSE(core.connected(slow));
     CHECK(core.output(slow).empty());
     CHECK(drain(core, b) == msg("fine"));
@@ -213,7 +215,68 @@ TEST_CASE("max_pending bounds a backlog, not a frame", "[router_core]") {
     const auto closed = closures(core);
     REQUIRE(closed.size() == 1);
     CHECK(closed[0].id == b);
+    CHECK(closed[0].why == reason::over_max_pending);
+}
+
+TEST_CASE("a burst past max_pending is taken, if drained within write_timeout",
+          "[router_core]") {
+    // max_pending 100, so the hard limit is 400; frames of 91 bytes.
+    router_core core(100, 100, 1000ms);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    const std::string ninety(90, 'n');
+    for (int round = 0; round < 3; ++round) {
+        const auto at = t0 + round * 2000ms;
+        // Four frames at once: 364 bytes, past 100, within 400.
+        for (int i = 0; i < 4; ++i) {
+            core.handle_input(a, frame_bytes(b, ninety), at + i * 300ms);
+        }
+        REQUIRE(closures(core).empty());
+        CHECK(drain(core, b, at + 999ms).size() == 4 * 91);
+    }
+    CHECK(core.connected(b));
+}
+
+TEST_CASE("past max_pending for write_timeout, closed when a frame arrives",
+          "[router_core]") {
+    router_core core(100, 100, 1000ms);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    const std::string ninety(90, 'n');
+    core.handle_input(a, frame_bytes(b, ninety), t0);
+    core.handle_input(a, frame_bytes(b, ninety), t0 + 100ms);  // past 100
+    // The socket takes a little, the backlog stays past 100...
+    core.handle_written(b, 10, t0 + 600ms);
+    core.handle_input(a, frame_bytes(b, ""), t0 + 1100ms - 1ns);
+    REQUIRE(closures(core).empty());
+    // ... until write_timeout after it went past.
+    core.handle_input(a, frame_bytes(b, ""), t0 + 1100ms);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == b);
+    CHECK(closed[0].why == reason::over_max_pending);
+    CHECK(closed[0].limit == 100);
+}
+
+TEST_CASE("past the hard limit, 4 x max_pending, closed at once",
+          "[router_core]") {
+    router_core core(100, 100, 1000ms);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    const std::string ninety(90, 'n');
+    for (int i = 0; i < 4; ++i) {
+        core.handle_input(a, frame_bytes(b, ninety), t0);  // 364 bytes
+    }
+    REQUIRE(closures(core).empty());
+    core.handle_input(a, frame_bytes(b, ninety), t0);  // 455 > 400
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == b);
     CHECK(closed[0].why == reason::slow_consumer);
+    CHECK(closed[0].limit == 400);
 }
 
 TEST_CASE("a client that floods itself is closed safely mid-read",

@@ -27,7 +27,7 @@ TEST_CASE("the write deadline starts when output appears", "[router_core]") {
     CHECK(*core.poll_timeout() <= t0 + 7s + timeout);
 }
 
-TEST_CASE("progress moves the write deadline, no progress does not",
+TEST_CASE("the deadline moves only once all that was due by it is taken",
           "[router_core]") {
     router_core core(100, 1000, timeout);
     const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
@@ -37,12 +37,16 @@ TEST_CASE("progress moves the write deadline, no progress does not",
     REQUIRE(core.write_deadline(b) == t0 + timeout);
     core.handle_written(b, 0, t0 + 500ms);  // the socket took nothing
     CHECK(core.write_deadline(b) == t0 + timeout);
-    core.handle_written(b, 1, t0 + 800ms);  // one byte is progress
-    CHECK(core.write_deadline(b) == t0 + 800ms + timeout);
+    core.handle_written(b, 1, t0 + 800ms);  // a byte: not all that is due
+    CHECK(core.write_deadline(b) == t0 + timeout);
+    // More output behind it: due by the next deadline, not this one.
+    core.handle_input(a, frame_bytes(b, "three"), t0 + 850ms);
+    core.handle_written(b, 2 * msg("one").size() - 1, t0 + 900ms);
+    CHECK(core.write_deadline(b) == t0 + 900ms + timeout);
     core.handle_timeout(t0 + timeout);  // the old deadline: nothing due
     CHECK(closures(core).empty());
-    CHECK(core.poll_timeout() == t0 + 800ms + timeout);
-    CHECK(core.output(b) == msg("one").substr(1) + msg("two"));
+    CHECK(core.poll_timeout() == t0 + 900ms + timeout);
+    CHECK(core.output(b) == msg("three"));
 }
 
 TEST_CASE("the write deadline is cleared when output drains", "[router_core]") {
@@ -86,21 +90,47 @@ TEST_CASE("the write deadline fires at its instant, not a nanosecond before",
     CHECK(closures(core).empty());
 }
 
-TEST_CASE("a client that keeps taking output is never timed out",
+TEST_CASE("a client that takes a byte now and then is still timed out",
           "[router_core]") {
     router_core core(100, 1 << 20, timeout);
     const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
     drain(core, a);
+    drain(core, b);
     for (int i = 0; i < 100; ++i) {
         core.handle_input(a, frame_bytes(b, "0123456789"), t0);
     }
-    // One byte every 999 ms, with the driver woken as asked each time.
+    // One byte every 100 ms, with the driver woken as asked each time.
     auto now = t0;
-    for (int i = 0; i < 50; ++i) {
-        now += timeout - 1ms;
+    for (int i = 0; i < 9; ++i) {
+        now += 100ms;
+        core.handle_written(b, 1, now);
         core.handle_timeout(now);
         REQUIRE(closures(core).empty());
-        core.handle_written(b, 1, now);
+    }
+    core.handle_written(b, 1, t0 + timeout);
+    core.handle_timeout(t0 + timeout);
+    const auto closed = closures(core);
+    REQUIRE(closed.size() == 1);
+    CHECK(closed[0].id == b);
+    CHECK(closed[0].why == reason::write_timeout);
+}
+
+TEST_CASE("a client that takes each backlog in time is never timed out",
+          "[router_core]") {
+    router_core core(100, 1 << 20, timeout);
+    const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
+    drain(core, a);
+    drain(core, b);
+    // New output every 400 ms, for ever, and a backlog that never
+    // drains: each time, the socket takes all but the last 5 bytes.
+    auto now = t0;
+    for (int i = 0; i < 50; ++i) {
+        core.handle_input(a, frame_bytes(b, "0123456789"), now);
+        now += 400ms;
+        core.handle_timeout(now);
+        REQUIRE(closures(core).empty());
+        const auto left = core.output(b).size();
+        core.handle_written(b, left > 11 ? left - 5 : 5, now);
         REQUIRE(core.poll_timeout() <= core.write_deadline(b));
     }
     CHECK(core.connected(b));
@@ -145,7 +175,7 @@ TEST_CASE("poll_timeout is the earliest write deadline", "[router_core]") {
 }
 
 TEST_CASE("a closed client's write deadline no longer fires", "[router_core]") {
-    router_core core(100, 64, timeout);
+    router_core core(100, 16, timeout);  // a hard limit of 64
     const auto a = core.handle_connect(t0);
     const auto gone = core.handle_connect(t0);
     const auto slow = core.handle_connect(t0);
@@ -167,7 +197,7 @@ TEST_CASE("a closed client's write deadline no longer fires", "[router_core]") {
     CHECK_FALSE(core.poll_timeout());
 }
 
-TEST_CASE("poll_expired lists who is past its deadline; progress saves it",
+TEST_CASE("poll_expired lists who is past its deadline; a last write saves it",
           "[router_core]") {
     router_core core(100, 1000, timeout);
     const auto a = core.handle_connect(t0), b = core.handle_connect(t0);
@@ -178,8 +208,8 @@ TEST_CASE("poll_expired lists who is past its deadline; progress saves it",
     CHECK(expired.empty());
     core.poll_expired(t0 + timeout, expired);
     CHECK(expired == std::vector<client_id>{b});
-    // The driver's last write: the socket takes a byte, b is saved.
-    core.handle_written(b, 1, t0 + timeout);
+    // The driver's last write: the socket takes all b owes, b is saved.
+    core.handle_written(b, 4, t0 + timeout);
     expired.clear();
     core.poll_expired(t0 + timeout, expired);
     CHECK(expired.empty());

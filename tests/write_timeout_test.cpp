@@ -1,9 +1,9 @@
 // The write deadline (docs/protocol.md, point 8), for every variant: a
 // client that takes none of its output for --write-timeout is cut off, not
-// sooner, and the others carry on; a client that keeps reading, however
-// slowly, is never cut off. In the blocking models the deadline is also
-// what ends the stall such a client causes (slow_consumer_test.cpp shows
-// the stall itself).
+// sooner, and the others carry on. In the blocking models the deadline is
+// also what ends the stall such a client causes (slow_consumer_test.cpp
+// shows the stall itself). One that takes a little now and then, and one
+// that reads promptly: write_policy_test.cpp.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -23,16 +23,10 @@ namespace {
 constexpr std::size_t MiB = 1024 * 1024;
 constexpr std::chrono::milliseconds short_timeout{300};
 
-common::options deadline_options(std::chrono::milliseconds timeout) {
-    auto opts = test_options();
-    opts.max_pending = 1024 * MiB;  // so that only the deadline cuts off
-    opts.write_timeout = timeout;
-    return opts;
-}
-
 // When the server ended c's connection (a reset, or the end of the
 // stream), found without reading: a read would take some of c's output,
-// and so restart its deadline. nullopt if not before `deadline`.
+// and might let the write waiting for it finish. nullopt if not before
+// `deadline`.
 std::optional<clock::time_point> hangup_time(const client& c,
                                              clock::time_point deadline) {
     for (;;) {
@@ -136,43 +130,3 @@ TEMPLATE_TEST_CASE(
     CHECK(slow.reset_within(patience));  // reset: nothing after the cut
 }
 #endif
-
-TEMPLATE_TEST_CASE(
-    "a client that keeps reading, however slowly, is not cut off by "
-    "--write-timeout",
-    "[write-timeout]",
-    ROUTER_VARIANTS) {
-    running<TestType> r(deadline_options(short_timeout));
-    auto reader = r.connect();
-    auto sender = r.connect();
-    // A small receive buffer, so that what the kernel holds for `reader`
-    // is small next to what is sent: the server's writes must wait for
-    // it, over and over.
-    const int rcvbuf = 64 * 1024;
-    ::setsockopt(reader.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    // 8 MiB in 16 KiB frames (flood's), read at most 64 KiB every 25 ms:
-    // seconds in all, each pause well under the deadline.
-    constexpr std::size_t payload = 16 * 1024, total = 8 * MiB;
-    const std::size_t frames = (total + payload + 4) / (payload + 5);
-    auto sending = std::async(std::launch::async, [&] {
-        return sender.flood(reader.id(), total, patience, payload);
-    });
-    const auto start = clock::now();
-    std::size_t got = 0, zeros = 0;
-    while (got < frames * (payload + 1)) {
-        const auto bytes = reader.read_some();
-        REQUIRE_FALSE(bytes.empty());  // not closed
-        got += bytes.size();
-        zeros += std::count(bytes.begin(), bytes.end(), '\0');
-        std::this_thread::sleep_for(25ms);  // the pace under test
-    }
-    const auto took = clock::now() - start;
-    INFO("read in "
-         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-         << " ms");
-    CHECK(sending.get() >= total);
-    CHECK(got == frames * (payload + 1));
-    CHECK(zeros == frames);
-    // Slow indeed: far longer than the deadline.
-    CHECK(took > 3 * short_timeout);
-}

@@ -15,17 +15,24 @@ void log_closure(const router_core::closure& c) {
         case router_core::close_reason::slow_consumer:
             log("client ",
                 c.id,
-                ": slow consumer, more than --max-pending (",
+                ": slow consumer, more than the hard limit (",
                 c.limit,
                 " bytes) queued, closing it");
             return;
         case router_core::close_reason::frame_timeout:
             log_frame_timeout(c.id, std::int64_t(c.limit));
             return;
+        case router_core::close_reason::over_max_pending:
+            log("client ",
+                c.id,
+                ": slow consumer, more than --max-pending (",
+                c.limit,
+                " bytes) queued for --write-timeout, closing it");
+            return;
         case router_core::close_reason::write_timeout:
             log("client ",
                 c.id,
-                ": took no output for --write-timeout (",
+                ": did not take its output within --write-timeout (",
                 c.limit,
                 " ms), closing it");
             return;

@@ -119,9 +119,10 @@ class reactor_io {
 
     // The timer fired: one last write to each client past its deadline
     // (the kernel says a socket is writable only once a good part of its
-    // buffer is free, so a slow reader may have made room unnoticed: any
-    // bytes taken move its deadline), then the core closes whoever is
-    // still past it; the flush() that follows closes their sockets.
+    // buffer is free, so a reader may have made room unnoticed: if the
+    // socket takes all that was due, the deadline moves), then the core
+    // closes whoever is still past it; the flush() that follows closes
+    // their sockets.
     void expire() {
         timer_at_.reset();  // fired: arm_timer() must set it again
         core_.poll_expired(now_, expired_);

@@ -127,9 +127,21 @@ void router_core::deliver(client_id from,
     client& dest = it->second;
     const std::size_t copied = dest.out.size() - dest.out_begin;
     const std::size_t queued = dest.ref_bytes + copied;
-    if (past_max_pending(queued, f.message.size(), max_pending_)) {
-        close(f.dest, dest, close_reason::slow_consumer, max_pending_);
-        return;
+    switch (dest.backlog.check(
+        queued, f.message.size(), max_pending_, write_timeout_, [now] {
+            return now;
+        })) {
+        case backlog_watch::verdict::take:
+            break;
+        case backlog_watch::verdict::past_hard_limit:
+            close(f.dest,
+                  dest,
+                  close_reason::slow_consumer,
+                  hard_max_pending(max_pending_));
+            return;
+        case backlog_watch::verdict::over_too_long:
+            close(f.dest, dest, close_reason::over_max_pending, max_pending_);
+            return;
     }
     if (copied == 0 && f.message.size() >= lend_from_ &&
         dest.refs.size() < max_gather - 1) {
@@ -217,7 +229,8 @@ void router_core::erase(client_id id) {
     }
 }
 
-// Output appeared, or the socket took some: the client has write_timeout
+// Output appeared, or the socket took all that was waiting when the
+// deadline last started: everything queued now is due by write_timeout
 // from now. A heap entry is pushed only if the client has none at or
 // before the new deadline; one it already has is older, so earlier, and
 // handle_timeout() moves it when it comes due.
@@ -225,6 +238,7 @@ void router_core::start_deadline(client_id id, client& c, time_point now) {
     if (write_timeout_ <= write_timeout_.zero()) {
         return;
     }
+    c.due = c.ref_bytes + c.out.size() - c.out_begin;
     c.deadline = now + write_timeout_;
     schedule(id, c, write_kind);
 }
@@ -261,6 +275,7 @@ void router_core::close(client_id id,
     c.ref_bytes = 0;
     c.out = {};
     c.out_begin = 0;
+    c.due = 0;
     c.deadline = none;
     c.frame_deadline = none;
     closures_.push_back({id, why, limit});
@@ -300,7 +315,9 @@ std::string router_core::output(client_id id) const {
 // snippet: router_core-written
 // What the socket took is delivered (the id excepted); lent frames it did
 // not take are copied into the queue now, as their senders' buffers may be
-// reused as soon as this round is over.
+// reused as soon as this round is over. The deadline moves only once the
+// socket has taken all that was due by it: a client that takes a little
+// now and then does not keep a backlog forever.
 void router_core::handle_written(client_id id, std::size_t n, time_point now) {
     auto it = clients_.find(id);
     if (it == clients_.end() || (n == 0 && it->second.refs.empty())) {
@@ -316,11 +333,15 @@ void router_core::handle_written(client_id id, std::size_t n, time_point now) {
         return;  // no progress: the deadline stays
     }
     c.out_begin += n - from_refs;
+    c.due -= std::min(n, c.due);
     if (c.out_begin < c.out.size()) {
-        start_deadline(id, c, now);  // progress: a new write_timeout
+        if (c.due == 0) {
+            start_deadline(id, c, now);  // the rest: a new write_timeout
+        }
         return;
     }
     c.out_begin = 0;
+    c.due = 0;
     c.deadline = none;
     if (c.out.capacity() > keep_capacity) {
         c.out = {};
@@ -335,9 +356,9 @@ void router_core::handle_disconnect(client_id id) {
 }
 
 // Pops every entry that is due. An entry may be stale: its client left,
-// drained its output or completed its frame, or made progress since it
-// was pushed; only a client whose real deadline has passed is closed, and
-// one whose deadline moved later gets a new entry at it. Those due are
+// drained its output, took all that was due, or completed its frame since
+// it was pushed; only a client whose real deadline has passed is closed,
+// and one whose deadline moved later gets a new entry at it. Those due are
 // closed once every entry due is popped, past the write deadline first,
 // so that which deadline a client is closed for does not depend on the
 // order of the heap.

@@ -29,15 +29,19 @@
 //  - every complete frame of a read is routed before handle_input()
 //    returns, so a client that leaves after sending loses nothing it
 //    completed;
-//  - bounded memory: a client's queued output never exceeds max_pending,
-//    or one frame if that alone is larger (common::past_max_pending: a
-//    client with nothing queued takes a frame of any size; past the limit,
-//    the client is closed as a slow consumer and its output freed); its
-//    parser holds at most one partial frame plus one read;
-//  - the write deadline (point 8): a client with output queued that takes
-//    none of it for write_timeout is closed by the first handle_timeout()
-//    at or after that instant, and its output freed; one that takes some,
-//    however little, starts a new write_timeout. Zero: no deadline.
+//  - bounded memory: a client's queued output never exceeds the hard
+//    limit, common::hard_max_pending(max_pending), or one frame if that
+//    alone is larger (common::backlog_watch: a client with nothing queued
+//    takes a frame of any size; past the hard limit, or past max_pending
+//    for write_timeout, when a frame arrives, the client is closed as a
+//    slow consumer and its output freed); its parser holds at most one
+//    partial frame plus one read;
+//  - the write deadline (point 8): all the output queued for a client
+//    when its deadline starts (when output appears) must be taken by
+//    write_timeout later; if it is not, the client is closed by the first
+//    handle_timeout() at or after that instant, and its output freed. Once
+//    it is, whatever was queued since is due by a new write_timeout. Zero:
+//    no deadline.
 //  - the frame deadline (point 9): a client whose input ends in a partial
 //    frame for frame_timeout, counted from the read that left that frame
 //    partial (common::frame_deadline_restarts), is closed by the first
@@ -84,6 +88,7 @@
 #include "common/frame_parser.hpp"
 #include "common/id.hpp"
 #include "common/io_sizes.hpp"
+#include "common/options.hpp"
 
 namespace common {
 
@@ -93,16 +98,18 @@ class router_core {
     using time_point = clock::time_point;
 
     enum class close_reason {
-        protocol_error,  // a frame longer than max_frame (point 6)
-        slow_consumer,   // more than max_pending bytes queued for it
-        write_timeout,   // took none of its output for write_timeout (8)
-        frame_timeout,   // left a frame unfinished for frame_timeout (9)
+        protocol_error,    // a frame longer than max_frame (point 6)
+        slow_consumer,     // past the hard limit (hard_max_pending)
+        over_max_pending,  // past max_pending for write_timeout
+        write_timeout,     // did not take its output in time (point 8)
+        frame_timeout,     // left a frame unfinished for frame_timeout (9)
     };
     struct closure {
         client_id id;
         close_reason why;
-        // The limit it went past, for the driver's log line: max_frame or
-        // max_pending (bytes), or write_timeout or frame_timeout (ms).
+        // The limit it went past, for the driver's log line: max_frame,
+        // the hard limit or max_pending (bytes), or write_timeout or
+        // frame_timeout (ms).
         std::uint64_t limit;
     };
     // A frame to an unknown id that is worth a log line (drop_counter's
@@ -150,10 +157,11 @@ class router_core {
     // The same, copying bytes the caller already holds.
     void handle_input(client_id id, std::string_view bytes, time_point now);
 
-    // The socket took the first `n` bytes of output_buffers(id). Any
-    // progress (n > 0) restarts the client's write deadline, or clears it
-    // if its output is now empty. Frames lent to it that the socket did not
-    // take, however many or few (n may be 0), are copied into its queue.
+    // The socket took the first `n` bytes of output_buffers(id). Once it
+    // has taken all that was due by the client's write deadline, the
+    // deadline restarts for what is left, or is cleared if nothing is. Frames
+    // lent to it that the socket did not take, however many or few (n may be
+    // 0), are copied into its queue.
     void handle_written(client_id id, std::size_t n, time_point now);
 
     // The client left (EOF, error, or closed by its driver). Its complete
@@ -221,8 +229,8 @@ class router_core {
     // `out`: those the next handle_timeout(now) closes. For a driver that
     // tries one last write to each first: a kernel reports a socket
     // writable only once a good part of its buffer is free, so a client
-    // that reads slowly may have made room unnoticed, and any bytes its
-    // socket takes now (handle_written) move its deadline.
+    // that reads slowly may have made room unnoticed, and if its socket
+    // now takes all that was due (handle_written), its deadline moves.
     void poll_expired(time_point now, std::vector<client_id>& out) const;
 
     // --- Inspection (tests, fuzzer) ---
@@ -262,6 +270,8 @@ class router_core {
         // As a sender: the clients it lent frames to (maybe since written).
         std::vector<client_id> lent_to;
         time_point deadline = none;        // `none` unless output is queued
+        std::size_t due = 0;               // bytes still due by `deadline`
+        backlog_watch backlog;             // against max_pending
         time_point frame_deadline = none;  // `none` unless a partial frame
         // Its entries in `deadlines_`, if any: one per kind.
         time_point heap_key[2] = {none, none};
