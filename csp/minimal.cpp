@@ -1,0 +1,184 @@
+// csp, minimal: the article's "CSP-style (Actor model)" and nothing else.
+//
+// One dispatcher task owns the table of clients (id -> write half); the
+// readers never touch it, they send it messages over one bounded channel,
+// and the dispatcher writes every frame itself. No lock, so no deadlock;
+// but while one write waits for a slow reader, the dispatcher takes no
+// other message, and every client stalls (head-of-line blocking).
+//
+// What server.cpp adds, and what breaks without it:
+//  - the write deadline (--write-timeout): a client that stops reading
+//    stalls the dispatcher, so every other client, for ever;
+//  - parcels (common/channels/csp_io.hpp): a message per frame, so a read
+//    full of small frames costs as many channel hops;
+//  - the idle reader (read_now/wait_readable): each idle connection keeps
+//    a read buffer;
+//  - drop_counter: a client can make the server write a line per drop;
+//  - copies(): bench/compare cannot say what a frame cost.
+// Command line: common's; --max-pending and --write-timeout are accepted
+// and ignored (there is no queue to bound, and no deadline).
+
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <string>
+#include <unordered_map>
+#include <variant>
+
+#include "common/frame_parser.hpp"
+#include "common/id.hpp"
+#include "common/io_sizes.hpp"
+#include "common/log.hpp"
+#include "common/main.hpp"
+#include "common/net.hpp"
+#include "common/server_impl.hpp"
+
+namespace csp_minimal {
+
+using namespace common;
+using asio::awaitable;
+constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
+
+inline constexpr variant_info info{
+    .name = "csp_minimal",
+    .model =
+        "csp in the article's size: one dispatcher owns the table and writes "
+        "every frame itself; no write deadline (--write-timeout is ignored)",
+    .multi_threaded = true,
+    .queues = false,
+    .demo_flag = "",  // none
+    .demo_help = "",
+};
+
+// What the readers tell the dispatcher: the article's `New` and `Send`, and
+// `client_left`, without which the table would only ever grow.
+struct new_client {
+    client_id id;
+    tcp::socket socket;  // the write half
+};
+struct send {
+    client_id from;
+    client_id dest;
+    std::string bytes;  // payload and its 0
+};
+struct client_left {
+    client_id id;
+};
+using message = std::variant<send, new_client, client_left>;
+
+// The article's capacity: how far the readers may get ahead.
+constexpr std::size_t inbox_capacity = 100;
+
+class router {
+  public:
+    router(asio::io_context& ioc, const options& opts)
+        : max_frame_(opts.max_frame),
+          acceptor_(open_acceptor(ioc, opts)),
+          inbox_(ioc.get_executor(), inbox_capacity) {}
+
+    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+    void start() {
+        const auto ex = acceptor_.get_executor();
+        co_spawn(ex, dispatcher(), asio::detached);
+        co_spawn(ex, listen(), asio::detached);
+    }
+
+  private:
+    using table_type = std::unordered_map<client_id, tcp::socket>;
+
+    awaitable<void> listen() {
+        return accept_loop(acceptor_, [this](tcp::socket socket) {
+            co_spawn(acceptor_.get_executor(),
+                     reader(std::move(socket), next_id_++),
+                     asio::detached);
+        });
+    }
+
+    // Every message is named before it is sent: g++ 12 destroys twice an
+    // aggregate built inside a co_await expression.
+    awaitable<void> reader(tcp::socket socket, client_id id) {
+        auto [read_half, write_half] = split(std::move(socket));
+        message msg = new_client{id, std::move(write_half)};
+        co_await inbox_.async_send(error_code{}, std::move(msg), as_tuple);
+        frame_parser parser(max_frame_);
+        auto status = frame_parser::status::need_more;
+        error_code ec;
+        while (!ec && status != frame_parser::status::too_long) {
+            auto space = parser.prepare(read_size);
+            std::size_t n = 0;
+            std::tie(ec, n) = co_await read_half.async_read_some(
+                asio::buffer(space.data(), space.size()), as_tuple);
+            parser.commit(n);
+            // Every complete frame of the read, not one per read.
+            frame f;
+            while ((status = parser.next(f)) == frame_parser::status::frame) {
+                msg = send{id, f.dest, std::string(f.message)};
+                co_await inbox_.async_send(
+                    error_code{}, std::move(msg), as_tuple);
+            }
+        }
+        if (status == frame_parser::status::too_long) {
+            log_frame_too_long(id, max_frame_);
+        } else if (!is_normal_close(ec)) {
+            log("client ", id, ": ", ec.message());
+        }
+        msg = client_left{id};
+        co_await inbox_.async_send(error_code{}, std::move(msg), as_tuple);
+    }
+
+    // The only task that touches the table, so no lock guards it.
+    awaitable<void> dispatcher() {
+        table_type table;
+        for (;;) {
+            auto [ec, msg] = co_await inbox_.async_receive(as_tuple);
+            if (ec) {
+                co_return;
+            }
+            if (auto* m = std::get_if<new_client>(&msg)) {
+                // The id first, then the table: no frame can overtake it.
+                auto [wec, n] = co_await async_write(
+                    m->socket, asio::buffer(encode_id(m->id)), as_tuple);
+                if (!wec) {
+                    table.emplace(m->id, std::move(m->socket));
+                }
+            } else if (auto* m = std::get_if<send>(&msg)) {
+                co_await deliver(table, *m);
+            } else if (auto* m = std::get_if<client_left>(&msg)) {
+                table.erase(m->id);  // closes the write half
+            }
+        }
+    }
+
+    // The dispatcher waits for the write: while this client's socket buffer
+    // is full, no other message moves. That is the lesson.
+    awaitable<void> deliver(table_type& table, const send& m) {
+        auto it = table.find(m.dest);
+        if (it == table.end()) {
+            log("client ",
+                m.from,
+                ": frame to unknown id ",
+                m.dest,
+                " dropped");
+            co_return;
+        }
+        auto [ec, n] =
+            co_await async_write(it->second, asio::buffer(m.bytes), as_tuple);
+        if (ec) {
+            // The destination is leaving (its reader sees it too): a second
+            // write to a dead socket would never complete.
+            table.erase(it);
+        }
+    }
+
+    const std::size_t max_frame_;
+    tcp::acceptor acceptor_;
+    client_id next_id_ = 0;  // owned by the accept loop
+    asio::experimental::concurrent_channel<void(error_code, message)> inbox_;
+};
+
+using server = common::server<router, info>;
+
+}  // namespace csp_minimal
+
+int main(int argc, char** argv) {
+    return common::run_main<csp_minimal::server>(argc, argv);
+}
