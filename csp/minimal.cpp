@@ -1,22 +1,19 @@
 // csp, minimal: the article's "CSP-style (Actor model)" and nothing else.
 //
 // One dispatcher task owns the table of clients (id -> write half); the
-// readers never touch it, they send it messages over one bounded channel,
-// and the dispatcher writes every frame itself. No lock, so no deadlock;
-// but while one write waits for a slow reader, the dispatcher takes no
-// other message, and every client stalls (head-of-line blocking).
+// readers never touch it: they send it messages over one bounded channel,
+// and it writes every frame itself. No lock, so no deadlock; but while one
+// write waits for a slow reader, the dispatcher takes no other message and
+// every client stalls (head-of-line blocking).
 //
-// What server.cpp adds, and what breaks without it:
-//  - the write deadline (--write-timeout): a client that stops reading
-//    stalls the dispatcher, so every other client, for ever;
-//  - parcels (common/channels/csp_io.hpp): a message per frame, so a read
-//    full of small frames costs as many channel hops;
-//  - the idle reader (read_now/wait_readable): each idle connection keeps
-//    a read buffer;
-//  - drop_counter: a client can make the server write a line per drop;
+// What server.cpp adds (and what breaks without it):
+//  - --write-timeout: a client that stops reading stalls the dispatcher
+//    for ever, and with it every other client;
+//  - parcels (common/channels/): a channel message per frame;
+//  - read_now/wait_readable: each idle connection keeps a read buffer;
+//  - drop_counter: a log line per dropped frame, however many;
 //  - copies(): bench/compare cannot say what a frame cost.
-// Command line: common's; --max-pending and --write-timeout are accepted
-// and ignored (there is no queue to bound, and no deadline).
+// --max-pending and --write-timeout are accepted and ignored.
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <string>
@@ -39,14 +36,11 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "csp_minimal",
-    .model =
-        "csp in the article's size: one dispatcher owns the table and writes "
-        "every frame itself; no write deadline (--write-timeout is ignored)",
+    .model = "csp in the article's size: no write deadline",
     .multi_threaded = true,
     .queues = false,
-    .demo_flag = "",  // none
-    .demo_help = "",
-};
+    .demo_flag = {},
+    .demo_help = {}};
 
 // What the readers tell the dispatcher: the article's `New` and `Send`, and
 // `client_left`, without which the table would only ever grow.
@@ -55,7 +49,6 @@ struct new_client {
     tcp::socket socket;  // the write half
 };
 struct send {
-    client_id from;
     client_id dest;
     std::string bytes;  // payload and its 0
 };
@@ -111,15 +104,13 @@ class router {
             // Every complete frame of the read, not one per read.
             frame f;
             while ((status = parser.next(f)) == frame_parser::status::frame) {
-                msg = send{id, f.dest, std::string(f.message)};
+                msg = send{f.dest, std::string(f.message)};
                 co_await inbox_.async_send(
                     error_code{}, std::move(msg), as_tuple);
             }
         }
         if (status == frame_parser::status::too_long) {
             log_frame_too_long(id, max_frame_);
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         msg = client_left{id};
         co_await inbox_.async_send(error_code{}, std::move(msg), as_tuple);
@@ -153,11 +144,7 @@ class router {
     awaitable<void> deliver(table_type& table, const send& m) {
         auto it = table.find(m.dest);
         if (it == table.end()) {
-            log("client ",
-                m.from,
-                ": frame to unknown id ",
-                m.dest,
-                " dropped");
+            log("frame to unknown id ", m.dest, " dropped");
             co_return;
         }
         auto [ec, n] =

@@ -1,25 +1,23 @@
-// csp_channel_per_writer, minimal: the article's "channel per writing half"
-// and nothing else.
+// csp_channel_per_writer, minimal: the article's "channel per writing
+// half" and nothing else.
 //
 // One dispatcher task owns the table of clients, as in csp, but no longer
 // writes: each client has its own bounded channel (its outbox) and writer
-// task, and the dispatcher only hands the bytes over. When an outbox is
-// full, the send is spilled into a task of its own that waits for room, as
-// the article suggests, so the dispatcher never waits on a client; those
-// tasks run on the dispatcher's strand and a later send never overtakes
-// them, so a client's frames keep their order.
+// task, and the dispatcher only hands the bytes over. A send to a full
+// outbox goes to a task of its own that waits for room, as the article
+// suggests, so the dispatcher never waits on a client; and no later send
+// overtakes it, so each client's frames keep their order.
 //
-// What server.cpp adds, and what breaks without it:
-//  - --max-pending: a client that stops reading makes the server queue
-//    (spill) for it without bound, until memory runs out;
-//  - the write deadline (--write-timeout): such a client is never cut off;
-//  - gathered writes: one write system call per frame;
-//  - parcels (common/channels/csp_io.hpp): a channel hop per frame;
-//  - the idle reader and the devector outbox (outbox.hpp): an idle client
-//    keeps a read buffer and an allocated queue;
-//  - drop_counter and copies(): a line per drop; nothing for bench/compare.
-// Command line: common's; --max-pending and --write-timeout are accepted
-// and ignored (queues are unbounded, and there is no deadline).
+// What server.cpp adds (and what breaks without it):
+//  - --max-pending: for a client that stops reading, the server queues
+//    without bound, until memory runs out;
+//  - --write-timeout: such a client is never cut off;
+//  - gathered writes: a write system call per frame;
+//  - parcels (common/channels/): a channel message per frame;
+//  - read_now/wait_readable and the devector outbox (outbox.hpp): each
+//    idle client keeps a read buffer and an allocated queue;
+//  - drop_counter and copies(), as in csp.
+// --max-pending and --write-timeout are accepted and ignored.
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <memory>
@@ -43,15 +41,11 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "csp_channel_per_writer_minimal",
-    .model =
-        "csp_channel_per_writer in the article's size: a dispatcher hands "
-        "each frame to its client's writer; unbounded (--max-pending and "
-        "--write-timeout are ignored)",
+    .model = "csp_channel_per_writer in the article's size: unbounded",
     .multi_threaded = true,
     .queues = false,
-    .demo_flag = "",  // none
-    .demo_help = "",
-};
+    .demo_flag = {},
+    .demo_help = {}};
 
 // What the readers tell the dispatcher, as in csp.
 struct new_client {
@@ -59,7 +53,6 @@ struct new_client {
     tcp::socket socket;  // the write half
 };
 struct send {
-    client_id from;
     client_id dest;
     std::string bytes;  // payload and its 0
 };
@@ -124,15 +117,13 @@ class router {
             parser.commit(n);
             frame f;
             while ((status = parser.next(f)) == frame_parser::status::frame) {
-                msg = send{id, f.dest, std::string(f.message)};
+                msg = send{f.dest, std::string(f.message)};
                 co_await inbox_.async_send(
                     error_code{}, std::move(msg), as_tuple);
             }
         }
         if (status == frame_parser::status::too_long) {
             log_frame_too_long(id, max_frame_);
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         msg = client_left{id};
         co_await inbox_.async_send(error_code{}, std::move(msg), as_tuple);
@@ -171,11 +162,7 @@ class router {
     void deliver(table_type& table, send& m) {
         auto it = table.find(m.dest);
         if (it == table.end()) {
-            log("client ",
-                m.from,
-                ": frame to unknown id ",
-                m.dest,
-                " dropped");
+            log("frame to unknown id ", m.dest, " dropped");
             return;
         }
         peer& dest = *it->second;
@@ -211,9 +198,6 @@ class router {
             }
             std::tie(ec, n) =
                 co_await async_write(socket, asio::buffer(bytes), as_tuple);
-        }
-        if (ec && !is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         // Wakes the reader, if it still waits: it ends, sends client_left.
         socket.shutdown(tcp::socket::shutdown_both, ec);

@@ -1,19 +1,18 @@
 // naive_mutex, minimal: the article's "Mutex" model and nothing else.
 //
-// A coroutine per connection; all of them share one table of clients (id ->
-// the client's write half) behind one lock, and the lock is held across each
-// forwarding write. The shortest correct router: but while one write waits
-// for a slow reader, every other frame waits too (head-of-line blocking).
+// A coroutine per connection; all share one table of clients (id -> write
+// half) behind one lock, held across each forwarding write: the shortest
+// correct router, and while one write waits for a slow reader, every other
+// frame waits too (head-of-line blocking).
 //
-// What server.cpp adds, and what breaks without it:
-//  - the write deadline (--write-timeout): a client that stops reading holds
-//    the lock, so every other client, for ever;
+// What server.cpp adds (and what breaks without it):
+//  - --write-timeout: a client that stops reading holds the lock for ever,
+//    and with it every other client;
 //  - read_now/wait_readable: each idle connection keeps a read buffer;
-//  - drop_counter: a client can make the server write a line per drop;
+//  - drop_counter: a log line per dropped frame, however many;
 //  - copies(): bench/compare cannot say what a frame cost;
-//  - --deadlock: the article's deadlocking edit, for the chapter.
-// Command line: common's; --max-pending and --write-timeout are accepted
-// and ignored (there is no queue to bound, and no deadline).
+//  - --deadlock: the article's deadlocking edit, to show it.
+// --max-pending and --write-timeout are accepted and ignored.
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <memory>
@@ -35,15 +34,11 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "naive_mutex_minimal",
-    .model =
-        "naive_mutex in the article's size: one lock around the table, held "
-        "across each forwarding write; no write deadline (--write-timeout "
-        "is ignored)",
+    .model = "naive_mutex in the article's size: no write deadline",
     .multi_threaded = true,
     .queues = false,
-    .demo_flag = "",  // none
-    .demo_help = "",
-};
+    .demo_flag = {},
+    .demo_help = {}};
 
 // Asio has no async mutex; a channel with room for one message is one.
 // std::mutex would block the thread, not the coroutine, across the write.
@@ -105,13 +100,11 @@ class router {
             // article: the next one might wait for bytes that never come.
             frame f;
             while ((status = parser.next(f)) == frame_parser::status::frame) {
-                co_await deliver(id, f);
+                co_await deliver(f);
             }
         }
         if (status == frame_parser::status::too_long) {
             log_frame_too_long(id, max_frame_);
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         co_await table_lock_.lock();
         table_.erase(id);
@@ -120,10 +113,10 @@ class router {
 
     // The lock is held across the write: while one destination is slow to
     // read, no other frame from any client moves. That is the lesson.
-    awaitable<void> deliver(client_id from, const frame& f) {
+    awaitable<void> deliver(const frame& f) {
         co_await table_lock_.lock();
         if (auto it = table_.find(f.dest); it == table_.end()) {
-            log("client ", from, ": frame to unknown id ", f.dest, " dropped");
+            log("frame to unknown id ", f.dest, " dropped");
         } else {
             auto [ec, n] = co_await async_write(
                 *it->second, asio::buffer(f.message), as_tuple);

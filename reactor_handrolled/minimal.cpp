@@ -3,23 +3,21 @@
 //
 // A reactor on one thread. Every socket waits for readiness (it can be
 // read, it can take bytes), not for an operation; a wait's handler only
-// clears its flag and wakes `poll()`, which does all the accepting,
-// reading, routing and writing, without blocking, with plain access to the
-// state: no lock, no channel, and no client waits for another. Each round
-// reads once from every connection with no read wait armed, then writes
-// to every one with output queued. The rule the article states and its
-// code broke: before a connection goes idle, its wait is armed again.
+// wakes `poll()`, which does all the accepting, reading, routing and
+// writing, without blocking, with plain access to the state: no lock, no
+// channel, and no client waits for another. Each round reads once from
+// every connection with no read wait armed, then writes to every one with
+// output queued and no write wait armed.
 //
-// What server.cpp adds, and what breaks without it:
-//  - --max-pending: a client that stops reading makes the server queue for
-//    it without bound, until memory runs out;
-//  - the write deadline (--write-timeout): such a client is never cut off;
-//  - the ready list: each round sweeps every connection, idle or not;
-//  - router_core, sans-I/O (common/reactor/): the rules cannot be tested
-//    or fuzzed without sockets, nor frames lent instead of copied;
-//  - drop_counter and copies(): a line per drop; nothing for bench/compare.
-// Command line: common's; --max-pending and --write-timeout are accepted
-// and ignored (queues are unbounded, and there is no deadline); --threads
+// What server.cpp adds (and what breaks without it):
+//  - --max-pending: for a client that stops reading, the server queues
+//    without bound, until memory runs out;
+//  - --write-timeout: such a client is never cut off;
+//  - the ready list: every round sweeps every connection, idle or not;
+//  - router_core, sans-I/O (common/reactor/): the rules cannot be tested or
+//    fuzzed without sockets, and every frame is copied, never lent;
+//  - drop_counter and copies(), as in the other models.
+// --max-pending and --write-timeout are accepted and ignored; --threads
 // does not apply.
 
 #include <map>
@@ -40,15 +38,11 @@ using namespace common;
 
 inline constexpr variant_info info{
     .name = "reactor_handrolled_minimal",
-    .model =
-        "reactor_handrolled in the article's size: one thread, readiness "
-        "waits, one poll() does everything; unbounded (--max-pending and "
-        "--write-timeout are ignored)",
+    .model = "reactor_handrolled in the article's size: unbounded",
     .multi_threaded = false,
     .queues = false,
-    .demo_flag = "",  // none
-    .demo_help = "",
-};
+    .demo_flag = {},
+    .demo_help = {}};
 
 class router {
   public:
@@ -144,11 +138,7 @@ class router {
             if (auto dest = conns_.find(f.dest); dest != conns_.end()) {
                 dest->second.out += f.message;
             } else {
-                log("client ",
-                    id,
-                    ": frame to unknown id ",
-                    f.dest,
-                    " dropped");
+                log("frame to unknown id ", f.dest, " dropped");
             }
         }
         if (status == frame_parser::status::too_long) {
@@ -156,8 +146,6 @@ class router {
         } else if (!ec) {
             wake();  // more may be waiting: read again next round
             return std::next(it);
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         return conns_.erase(it);  // its queued output goes with it
     }
@@ -166,16 +154,13 @@ class router {
         auto& [id, c] = *it;
         error_code ec;
         c.out.erase(0, c.socket.write_some(asio::buffer(c.out), ec));
-        if (!ec || ec == asio::error::would_block) {
-            if (!c.out.empty()) {
-                wait(id, c, tcp::socket::wait_write, &connection::writing);
-            }
-            return std::next(it);
+        if (ec && ec != asio::error::would_block) {
+            return conns_.erase(it);
         }
-        if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
+        if (!c.out.empty()) {
+            wait(id, c, tcp::socket::wait_write, &connection::writing);
         }
-        return conns_.erase(it);
+        return std::next(it);
     }
 
     // A waker: the handler only clears the flag and schedules a poll().

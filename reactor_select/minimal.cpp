@@ -3,23 +3,22 @@
 // A reactor written as one coroutine on one thread. Each round it awaits
 // whichever is ready first among the acceptor, every socket's read
 // readiness and the write readiness of every socket with output queued
-// (one race), then handles that one event synchronously, with plain
-// access to the state: no lock, no channel, no client waits for another.
-// The race is over readiness, never over reads: a read that loses may
-// already have taken bytes from its socket, which the race then drops; a
-// wait that loses has consumed nothing.
+// (one race), then handles that one event with plain access to the state:
+// no lock, no channel, and no client waits for another. The race is over
+// readiness, never over reads: a read that loses may already have taken
+// bytes from its socket, and they would be lost with it; a wait that loses
+// has consumed nothing.
 //
-// What server.cpp adds, and what breaks without it:
-//  - --max-pending: a client that stops reading makes the server queue for
-//    it without bound, until memory runs out;
-//  - the write deadline (--write-timeout): such a client is never cut off;
-//  - the winner taken in round-robin order, and a flush after every event:
-//    a busy socket can win round after round while the others wait;
-//  - router_core, sans-I/O (common/reactor/): the rules cannot be tested
-//    or fuzzed without sockets, nor frames lent instead of copied;
+// What server.cpp adds (and what breaks without it):
+//  - --max-pending: for a client that stops reading, the server queues
+//    without bound, until memory runs out;
+//  - --write-timeout: such a client is never cut off;
+//  - the winner in round-robin order and a flush after every event: a busy
+//    socket may win round after round while the others wait;
+//  - router_core, sans-I/O (common/reactor/): the rules cannot be tested or
+//    fuzzed without sockets, and every frame is copied, never lent;
 //  - drop_counter and copies(); --unsafe-race, to show the lost bytes.
-// Command line: common's; --max-pending and --write-timeout are accepted
-// and ignored (queues are unbounded, and there is no deadline); --threads
+// --max-pending and --write-timeout are accepted and ignored; --threads
 // does not apply.
 
 #include <boost/asio.hpp>  // parallel_group.hpp needs it first
@@ -44,15 +43,11 @@ namespace experimental = asio::experimental;
 
 inline constexpr variant_info info{
     .name = "reactor_select_minimal",
-    .model =
-        "reactor_select in the article's size: one coroutine races every "
-        "socket's readiness, then handles the winner; unbounded "
-        "(--max-pending and --write-timeout are ignored)",
+    .model = "reactor_select in the article's size: unbounded",
     .multi_threaded = false,
     .queues = false,
-    .demo_flag = "",  // none
-    .demo_help = "",
-};
+    .demo_flag = {},
+    .demo_help = {}};
 
 class router {
   public:
@@ -178,32 +173,23 @@ class router {
             if (auto dest = conns_.find(f.dest); dest != conns_.end()) {
                 dest->second.out += f.message;
             } else {
-                log("client ",
-                    id,
-                    ": frame to unknown id ",
-                    f.dest,
-                    " dropped");
+                log("frame to unknown id ", f.dest, " dropped");
             }
         }
         if (status == frame_parser::status::too_long) {
             log_frame_too_long(id, max_frame_);
         } else if (!ec) {
             return;
-        } else if (!is_normal_close(ec)) {
-            log("client ", id, ": ", ec.message());
         }
         conns_.erase(it);  // its queued output goes with it
     }
 
     // The socket can take bytes: as many as it takes.
     void flush(std::map<client_id, connection>::iterator it) {
-        auto& [id, c] = *it;
+        auto& c = it->second;
         error_code ec;
         c.out.erase(0, c.socket.write_some(asio::buffer(c.out), ec));
         if (ec && ec != asio::error::would_block) {
-            if (!is_normal_close(ec)) {
-                log("client ", id, ": ", ec.message());
-            }
             conns_.erase(it);
         }
     }
