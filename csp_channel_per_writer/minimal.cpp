@@ -47,7 +47,8 @@ inline constexpr variant_info info{
     .demo_flag = {},
     .demo_help = {}};
 
-// What the readers tell the dispatcher, as in csp.
+// What the readers tell the dispatcher: the article's `New` and `Send`, and
+// `client_left`, without which the table would only ever grow.
 struct new_client {
     client_id id;
     tcp::socket socket;  // the write half
@@ -100,8 +101,8 @@ class router {
         });
     }
 
-    // As csp's: every message is named before it is sent (g++ 12 destroys
-    // twice an aggregate built inside a co_await expression).
+    // Every message is named before it is sent: g++ 12 destroys twice an
+    // aggregate built inside a co_await expression.
     awaitable<void> reader(tcp::socket socket, client_id id) {
         auto [read_half, write_half] = split(std::move(socket));
         message msg = new_client{id, std::move(write_half)};
@@ -115,6 +116,7 @@ class router {
             std::tie(ec, n) = co_await read_half.async_read_some(
                 asio::buffer(space.data(), space.size()), as_tuple);
             parser.commit(n);
+            // Every complete frame of the read, not one per read.
             frame f;
             while ((status = parser.next(f)) == frame_parser::status::frame) {
                 msg = send{f.dest, std::string(f.message)};

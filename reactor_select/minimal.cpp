@@ -162,8 +162,9 @@ class router {
         auto& [id, c] = *it;
         error_code ec;
         auto space = c.parser.prepare(read_size);
-        c.parser.commit(
-            c.socket.read_some(asio::buffer(space.data(), space.size()), ec));
+        const auto n =
+            c.socket.read_some(asio::buffer(space.data(), space.size()), ec);
+        c.parser.commit(n);
         if (ec == asio::error::would_block) {
             return;
         }

@@ -12,11 +12,8 @@
 set(MINIMAL_DECLARATIONS "")
 set(types "")
 foreach(variant IN LISTS ROUTER_VARIANTS)
-  if(ROUTER_${variant}_THREADS STREQUAL "multi-threaded")
-    set(threaded true)
-  else()
-    set(threaded false)
-  endif()
+  string(COMPARE EQUAL "${ROUTER_${variant}_THREADS}" multi-threaded
+      threaded)  # 1 or 0
   # What the executable's variant_info says (its --help), for the smoke
   # tests: --max-pending never applies to a minimal version.
   string(APPEND MINIMAL_DECLARATIONS
