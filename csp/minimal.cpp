@@ -36,7 +36,9 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "csp_minimal",
-    .model = "csp in the article's size: no write deadline",
+    .model =
+        "the article's csp, without server.cpp's hardening: "
+        "--max-pending and --write-timeout are ignored",
     .multi_threaded = true,
     .queues = false,
     .demo_flag = {},

@@ -41,7 +41,9 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "csp_channel_per_writer_minimal",
-    .model = "csp_channel_per_writer in the article's size: unbounded",
+    .model =
+        "the article's csp_channel_per_writer, without server.cpp's hardening: "
+        "--max-pending and --write-timeout are ignored",
     .multi_threaded = true,
     .queues = false,
     .demo_flag = {},

@@ -34,7 +34,9 @@ constexpr auto as_tuple = asio::as_tuple(asio::use_awaitable);
 
 inline constexpr variant_info info{
     .name = "naive_mutex_minimal",
-    .model = "naive_mutex in the article's size: no write deadline",
+    .model =
+        "the article's naive_mutex, without server.cpp's hardening: "
+        "--max-pending and --write-timeout are ignored",
     .multi_threaded = true,
     .queues = false,
     .demo_flag = {},

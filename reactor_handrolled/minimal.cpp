@@ -38,7 +38,9 @@ using namespace common;
 
 inline constexpr variant_info info{
     .name = "reactor_handrolled_minimal",
-    .model = "reactor_handrolled in the article's size: unbounded",
+    .model =
+        "the article's reactor_handrolled, without server.cpp's hardening: "
+        "--max-pending and --write-timeout are ignored",
     .multi_threaded = false,
     .queues = false,
     .demo_flag = {},

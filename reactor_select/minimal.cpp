@@ -43,7 +43,9 @@ namespace experimental = asio::experimental;
 
 inline constexpr variant_info info{
     .name = "reactor_select_minimal",
-    .model = "reactor_select in the article's size: unbounded",
+    .model =
+        "the article's reactor_select, without server.cpp's hardening: "
+        "--max-pending and --write-timeout are ignored",
     .multi_threaded = false,
     .queues = false,
     .demo_flag = {},
