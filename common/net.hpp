@@ -6,6 +6,7 @@
 
 #include <boost/asio.hpp>
 #include <chrono>
+#include <limits>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -152,6 +153,14 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor,
             co_await on_accept(std::move(socket), std::move(other));
         }
     }
+}
+
+// The same with no bound on clients, for the minimal versions
+// (<variant>/minimal.cpp), which ignore --max-clients.
+template <class OnAccept>
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, OnAccept on_accept) {
+    admission unbounded(std::numeric_limits<std::size_t>::max());
+    co_await accept_loop(acceptor, unbounded, std::move(on_accept));
 }
 
 // --frame-timeout in the coroutine models (docs/protocol.md, point 9):

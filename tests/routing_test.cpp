@@ -30,6 +30,7 @@ TEMPLATE_TEST_CASE(
     CHECK(r.connect().id() == 5);
 }
 
+#ifndef ROUTER_MINIMAL_VERSIONS  // options::id_jump reaches no executable
 // Point 1 past 2^32 accepts: the tests' hook (options::id_jump) numbers
 // the second client 2^32 - 2, so the counter wraps at the fourth, while
 // client 0 is still connected.
@@ -67,6 +68,7 @@ TEMPLATE_TEST_CASE("past the wrap of the id counter, ids in use are skipped",
     expect_frame(first, "still here");
     CHECK(first.silent_for(50ms));
 }
+#endif
 
 TEMPLATE_TEST_CASE("a frame split byte by byte is forwarded whole",
                    "[routing]",
