@@ -57,19 +57,13 @@ class router {
     void start() {
         const auto ex = acceptor_.get_executor();
         co_spawn(ex, dispatcher(), asio::detached);
-        co_spawn(ex, listen(), asio::detached);
+        // Ids in accept order: `accept_clients` (common/channels/csp_io.cpp).
+        co_spawn(
+            ex, accept_clients(acceptor_, admission_, inbox_), asio::detached);
     }
 
   private:
     using table_type = std::unordered_map<client_id, tcp::socket>;
-
-    // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
-    awaitable<void> listen() {
-        return accept_loop(
-            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
-                return admit(inbox_, std::move(read), std::move(write));
-            });
-    }
 
     // snippet: csp-dispatcher
     // The only task that touches the table, so no lock guards it.
@@ -82,8 +76,7 @@ class router {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
-                const client_id id =
-                    welcome(inbox_, ids, *m, admission_, opts_);
+                const auto id = welcome(inbox_, ids, *m, admission_, opts_);
                 // The id is written before the client joins the table, so
                 // no frame can reach the client ahead of it.
                 auto [wec, n] = co_await async_write(

@@ -5,10 +5,9 @@
 //   outbox) and writer task, and the dispatcher only hands bytes over.
 // Threads: --threads threads run one io_context; the dispatcher and its
 //   spilled sends run on one strand, each writer on its client's strand.
-// Shared state: the channels (safe from any thread by themselves), one
-//   atomic byte count per client, and `copies_`. The table is a local of
-//   `dispatcher`, as are the ids in use; a client's socket belongs to its
-//   writer's strand.
+// Shared state: the channels (thread-safe by themselves), one atomic byte
+//   count per client, and `copies_`. The table and the ids in use are
+//   locals of `dispatcher`; a client's socket belongs to its writer's strand.
 // A frame's path: reader (common/channels/csp_io.cpp) -> a `send` into
 //   `inbox_` -> dispatcher -> the outbox (or a spilled send waiting for
 //   room) -> the writer gathers all that is queued into one write.
@@ -60,7 +59,10 @@ class router {
 
     void start() {
         co_spawn(strand_, dispatcher(), asio::detached);
-        co_spawn(acceptor_.get_executor(), listen(), asio::detached);
+        // Ids in accept order: `accept_clients` (common/channels/csp_io.cpp).
+        co_spawn(acceptor_.get_executor(),
+                 accept_clients(acceptor_, admission_, inbox_),
+                 asio::detached);
     }
 
   private:
@@ -85,14 +87,6 @@ class router {
     };
     using table_type = std::unordered_map<client_id, std::shared_ptr<peer>>;
 
-    // Ids in accept order: see `admit` (common/channels/csp_io.cpp).
-    awaitable<void> listen() {
-        return accept_loop(
-            acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
-                return admit(inbox_, std::move(read), std::move(write));
-            });
-    }
-
     // snippet: csp_channel_per_writer-dispatcher
     // The only task that touches the table, so no lock guards it. It
     // never waits on a client: only on its inbox.
@@ -105,10 +99,8 @@ class router {
                 co_return;
             }
             if (auto* m = std::get_if<new_client>(&msg)) {
-                const client_id id =
-                    welcome(inbox_, ids, *m, admission_, opts_);
-                // Its writer sends the id before it takes anything from
-                // the outbox, so no frame can reach the client ahead of it.
+                const auto id = welcome(inbox_, ids, *m, admission_, opts_);
+                // Its writer sends the id first: no frame can overtake it.
                 auto p = std::make_shared<peer>(
                     id, std::move(m->socket), strand_.get_inner_executor());
                 co_spawn(p->strand, writer(p), asio::detached);
@@ -142,8 +134,7 @@ class router {
         }
         peer& dest = *it->second;
         const std::size_t size = p.bytes.size();
-        // A burst may take it past --max-pending for a while: see
-        // backlog_watch (common/options.hpp) for how long.
+        // Past --max-pending for a while only: see common::backlog_watch.
         const auto verdict = dest.backlog.check(
             dest.queued.load(), size, opts_, backlog_watch::clock::now);
         if (verdict != backlog_watch::verdict::take) {

@@ -1,8 +1,7 @@
 // naive_mutex: the article's first model, "Mutex".
 //
-// Model: a coroutine per connection; all of them share one table of
-//   clients behind one lock, and the lock is held across each forwarding
-//   write.
+// Model: a coroutine per connection; all share one table of clients
+//   behind one lock, held across each forwarding write.
 // Threads: --threads threads run one io_context; a session may resume on
 //   any of them between two awaits.
 // Shared state: `table_` (id -> the client's write half), guarded by
@@ -11,11 +10,10 @@
 //   destination's socket -> unlocks.
 // Trade-off: the shortest correct version, but while one write waits for a
 //   slow reader, the lock is held and every other frame waits too
-//   (head-of-line blocking), until that reader takes the write or the
-//   write deadline (--write-timeout) cuts it off. With --deadlock, the
-//   article's edit: one more lock per connection, held while its session waits
-//   to read, and a client that waits for a frame before it sends one never gets
-//   it.
+//   (head-of-line blocking), until that reader takes the write or
+//   --write-timeout cuts it off. With --deadlock, the article's edit: one
+//   more lock per connection, held while its session waits to read, and a
+//   client that waits for a frame before it sends one never gets it.
 // Compare with: csp/server.cpp, where one dispatcher owns the table and the
 //   lock disappears. Start reading at `session`.
 
@@ -23,7 +21,6 @@
 
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 
 #include "common/counters.hpp"
@@ -43,13 +40,11 @@ constexpr auto as_tuple = asio::as_tuple(use_awaitable);
 // Asio has no async mutex; a channel with room for one message is one
 // (Asio's cpp20/channels/mutual_exclusion_1.cpp): `lock` puts the message
 // in, waiting while it is full; `unlock` takes it out. A concurrent_channel,
-// because sessions run on several threads.
-//
-// Why not std::mutex, held across a co_await? It blocks the thread, not the
-// coroutine: with --threads waiters, every thread sleeps in lock() while the
-// owner's write waits for a thread to complete on, and nothing moves again.
-// And the owner may resume on another thread and unlock a mutex that thread
-// does not own, which is undefined behaviour.
+// because sessions run on several threads. Not std::mutex held across a
+// co_await: it blocks the thread, not the coroutine (with --threads
+// waiters, every thread sleeps in lock() while the owner's write waits for
+// a thread to complete on), and the owner may resume on another thread and
+// unlock a mutex that thread does not own, which is undefined behaviour.
 // snippet: naive_mutex-async-mutex
 class async_mutex {
   public:
@@ -81,9 +76,8 @@ class router {
     }
 
   private:
-    // One connected client, as the table holds it.
-    // (A constructor, not an aggregate: Clang before 16 cannot build an
-    // aggregate from parentheses, as make_shared does.)
+    // One connected client, as the table holds it. A constructor: Clang
+    // before 16 cannot build an aggregate from parentheses, as make_shared.
     struct peer {
         explicit peer(tcp::socket write_half)
             : socket(std::move(write_half)),
@@ -93,9 +87,8 @@ class router {
         async_mutex socket_lock;
     };
 
-    // Ids are given in accept order: the accept loop numbers each client
-    // before it accepts the next. Under the table lock, since a session
-    // gives its id back when it ends (common::id_pool).
+    // Ids in accept order: numbered before the next accept, under the table
+    // lock, since a session gives its id back when it ends (common::id_pool).
     awaitable<void> listen() {
         return accept_loop(
             acceptor_, admission_, [this](tcp::socket read, tcp::socket write) {
@@ -140,10 +133,9 @@ class router {
         frame_deadline deadline(opts_.frame_timeout);
         read_half.non_blocking(true, ec);  // for read_now (common/net.hpp)
         while (!ec) {
-            // Parks once a read finds nothing; not after a short read, as
-            // csp_io's reader does: delivering a read's frames waits for
-            // the destinations' writes, and what came meanwhile is read
-            // without a wait.
+            // Parks once a read finds nothing, not after a short read (as
+            // csp_io's reader does): delivering waits for the destinations'
+            // writes, and what came meanwhile is read without a wait.
             if (read_now(read_half, parser, ec).n == 0 && !ec) {
                 parser.release();
                 if (deadline.armed(parser)) {
@@ -201,12 +193,11 @@ class router {
             co_await deliver_deadlocking(dest, f);
             co_return;
         }
-        // A destination that has not taken all of this frame within
-        // --write-timeout is reset, and the write fails. A failed write means
-        // the destination is leaving: drop it now (its own session sees the end
-        // too). A second write would never return: after a failed write,
-        // Asio's epoll reactor waits for the socket to be reported ready
-        // again, and a dead one never is.
+        // A destination that has not taken this frame within --write-timeout
+        // is reset and the write fails: it is leaving, drop it now (its own
+        // session sees the end too). Never write again: after a failed
+        // write, Asio's epoll reactor waits for the socket to be reported
+        // ready again, and a dead one never is.
         const auto ec = co_await write_with_deadline(
             dest->socket, asio::buffer(f.message), f.dest, opts_.write_timeout);
         if (ec) {

@@ -27,16 +27,25 @@ frame_parser::status take_frames(frame_parser& parser,
     return status;
 }
 
-}  // namespace
-
-// Ids are given in accept order: the accept loop queues a client's
-// `new_client` before it accepts the next one, and the dispatcher numbers
-// them in the order it takes them.
 asio::awaitable<void> admit(inbox_channel& inbox,
                             tcp::socket read_half,
                             tcp::socket write_half) {
     message hello = new_client{std::move(write_half), std::move(read_half)};
     co_await inbox.async_send(error_code{}, std::move(hello), as_tuple);
+}
+
+}  // namespace
+
+// Ids are given in accept order: the accept loop queues a client's
+// `new_client` before it accepts the next one, and the dispatcher numbers
+// them in the order it takes them.
+asio::awaitable<void> accept_clients(tcp::acceptor& acceptor,
+                                     admission& admitted,
+                                     inbox_channel& inbox) {
+    return accept_loop(
+        acceptor, admitted, [&inbox](tcp::socket r, tcp::socket w) {
+            return admit(inbox, std::move(r), std::move(w));
+        });
 }
 
 // The id is in use from here until the dispatcher takes the reader's

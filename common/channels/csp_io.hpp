@@ -1,11 +1,11 @@
 // What both channel variants (csp, csp_channel_per_writer) do before the
-// dispatcher: the messages the tasks send it, the admission of a new
-// client (numbered by the dispatcher, which alone knows when a client is
-// gone) and the reader that turns a client's bytes into `send` messages. Who
-// writes to the clients is each variant's server.cpp; everything else is
-// here, written once, so that
-// `diff -u csp/server.cpp csp_channel_per_writer/server.cpp` is about who
-// does the writing and nothing else.
+// dispatcher: the messages the tasks send it, the accept loop, the
+// admission of a new client (numbered by the dispatcher, which alone knows
+// when a client is gone) and the reader that turns a client's bytes into `send`
+// messages. Who writes to the clients is each variant's server.cpp; everything
+// else is here, written once, so that `diff -u csp/server.cpp
+// csp_channel_per_writer/server.cpp` is about who does the writing and nothing
+// else.
 //
 // Why free coroutines and not a base class: docs/02-csp.md.
 #pragma once
@@ -62,11 +62,12 @@ using message = std::variant<send, new_client, client_left>;
 using inbox_channel =
     asio::experimental::concurrent_channel<void(error_code, message)>;
 
-// Announces a new client to the dispatcher, with the halves of its socket
-// (see accept_loop in net.hpp, which awaits this before its next accept).
-asio::awaitable<void> admit(inbox_channel& inbox,
-                            tcp::socket read_half,
-                            tcp::socket write_half);
+// Accepts clients for good (accept_loop in net.hpp, counted in
+// `admitted`), each announced to the dispatcher with the halves of its
+// socket before the next is accepted.
+asio::awaitable<void> accept_clients(tcp::acceptor& acceptor,
+                                     admission& admitted,
+                                     inbox_channel& inbox);
 
 // The dispatcher's half of admission: numbers the client (`ids` is the
 // dispatcher's, given back when it takes the client's `client_left`) and
