@@ -11,9 +11,11 @@
 # `variant=<variant>_minimal`: `ctest -L minimal` runs only them, and a
 # plain `ctest` runs them with the rest.
 #
-# The test files include "variants.hpp" for ROUTER_VARIANTS; this
-# executable finds the generated minimal/variants.hpp first, which lists
-# the minimal versions (tests/minimal_server.hpp) instead of the servers.
+# The test files take ROUTER_VARIANTS from the header generated from
+# variants.hpp.in; this executable finds the one generated from
+# minimal_variants.hpp.in first (in its minimal/ build directory), which
+# lists the minimal versions (tests/minimal_server.hpp) instead of the
+# servers.
 set(MINIMAL_DECLARATIONS "")
 set(types "")
 set(queuing "")
