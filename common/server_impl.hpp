@@ -44,14 +44,14 @@ void server<Router, Info>::start() {
 template <class Router, const variant_info& Info>
 void server<Router, Info>::stop() {
     if (rt_) {
-        rt_->threads.stop();             // no handler runs after this
+        rt_->threads.stop();  // no handler runs after this
         // For bench/compare; the minimal versions (<variant>/minimal.cpp)
         // count nothing.
-        if constexpr (requires(Router& r) { r.copies(); }) {
+        if constexpr (requires { rt_->router->copies(); }) {
             rt_->router->copies().report();
         }
-        rt_->router.reset();             // tables, channels, acceptor
-        rt_.reset();  // suspended coroutines, and their sockets
+        rt_->router.reset();  // tables, channels, acceptor
+        rt_.reset();          // suspended coroutines, and their sockets
     }
 }
 
