@@ -19,6 +19,8 @@
 //    its buffer for ever;
 //  - ids that skip those in use once the 32-bit counter wraps: after 2^32
 //    accepts, a newcomer may take a connected client's id;
+//  - the half-close (docs/protocol.md, point 7): what a client sent
+//    itself is lost if it is still queued at the client's end of file;
 //  - gathered writes: a write system call per frame;
 //  - parcels (common/channels/): a channel message per frame;
 //  - read_now/wait_readable and the devector outbox (outbox.hpp): each

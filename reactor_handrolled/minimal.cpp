@@ -20,6 +20,8 @@
 //    its buffer for ever;
 //  - ids that skip those in use once the 32-bit counter wraps: after 2^32
 //    accepts, a newcomer may take a connected client's id;
+//  - the half-close (docs/protocol.md, point 7): what a client sent
+//    itself is lost if it is still queued at the client's end of file;
 //  - the ready list: every round sweeps every connection, idle or not;
 //  - router_core, sans-I/O (common/reactor/): the rules cannot be tested or
 //    fuzzed without sockets, and every frame is copied, never lent;

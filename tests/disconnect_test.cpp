@@ -28,6 +28,9 @@ TEMPLATE_TEST_CASE("frames sent just before closing are all delivered",
     CHECK(b.silent_for(200ms));
 }
 
+// The queuing minimal versions drop what is queued for a client at its
+// end of file: a guarantee their server.cpp adds.
+#ifndef ROUTER_MINIMAL_VERSIONS
 // Point 7, a half-close: the client shuts down its sending side and keeps
 // reading. What it sent itself comes back, then the end; repeated, for the
 // end of file races the writing of the frame, and once with a frame of 12
@@ -57,6 +60,7 @@ TEMPLATE_TEST_CASE("a half-closed client gets the frames it sent itself",
     expect_frame(c, big);
     CHECK(c.closed_within());
 }
+#endif
 
 TEMPLATE_TEST_CASE("frames to a client that left are dropped",
                    "[disconnect]",

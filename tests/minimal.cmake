@@ -3,8 +3,8 @@
 # executable's contract; and minimal_queue_test.cpp, what those that queue
 # must get right without a bound. Not the tests of what they deliberately
 # lack (--max-pending, --write-timeout, the slow consumer, the stress
-# tests, the limits, the wrap of the id counter: ROUTER_MINIMAL_VERSIONS
-# in minimal_variants.hpp.in), nor load_test.cpp: under TSan, reactor_select's minimal race
+# tests, the limits, the wrap of the id counter, the half-close:
+# ROUTER_MINIMAL_VERSIONS in minimal_variants.hpp.in), nor load_test.cpp: under TSan, reactor_select's minimal race
 # (work for every connection per event, one event per round) takes 4 to
 # 7 s of its 10 s deadline with 120 clients. Each test is named
 # "<test> - <variant>_minimal::server" and labelled `minimal` and
