@@ -14,8 +14,12 @@ serve() {
     exec {SERVER_LOG}< <(exec "$1" --port 0 "${@:2}" 2>&1)
     SERVER_PID=$!
     pids+=($!)
-    local line
-    read -r -t 5 -u "$SERVER_LOG" line
+    # The log may begin with other lines (the descriptor limit): the port
+    # is on the `listening on` line.
+    local line=
+    while [[ $line != "listening on "* ]]; do
+        read -r -t 5 -u "$SERVER_LOG" line
+    done
     PORT=${line##*:}
 }
 
