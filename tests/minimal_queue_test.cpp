@@ -1,8 +1,8 @@
 // What the minimal versions that queue (models.txt) must still get right
 // without --max-pending: a client that reads late gets every frame, in
 // order, however many the server had to hold for it. In
-// csp_channel_per_writer's, most of them wait in spilled sends, behind a
-// full outbox: the order the article's spawned sends did not keep.
+// csp_channel_per_writer's, those past a full outbox wait in spilled sends,
+// whose order the article's spawned sends did not guarantee.
 #include "fixture.hpp"
 
 using namespace testing;
