@@ -55,7 +55,8 @@ SHARED = {
                        "common/channels/csp_io.cpp"]},
     "reactor": {"reactor_io": ["common/reactor/reactor_io.hpp"],
                 "router_core": ["common/reactor/router_core.hpp",
-                                "common/reactor/router_core.cpp"]},
+                                "common/reactor/router_core.cpp",
+                                "common/reactor/router_core_time.cpp"]},
 }
 
 
