@@ -35,6 +35,7 @@
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
 
+// snippet: csp-minimal
 namespace csp_minimal {
 
 using namespace common;
@@ -180,3 +181,4 @@ using server = common::server<router, info>;
 int main(int argc, char** argv) {
     return common::run_main<csp_minimal::server>(argc, argv);
 }
+// snippet-end

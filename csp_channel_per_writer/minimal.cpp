@@ -43,6 +43,7 @@
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
 
+// snippet: csp_channel_per_writer-minimal
 namespace csp_channel_per_writer_minimal {
 
 using namespace common;
@@ -233,3 +234,4 @@ using server = common::server<router, info>;
 int main(int argc, char** argv) {
     return common::run_main<csp_channel_per_writer_minimal::server>(argc, argv);
 }
+// snippet-end

@@ -33,6 +33,7 @@
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
 
+// snippet: naive_mutex-minimal
 namespace naive_mutex_minimal {
 
 using namespace common;
@@ -154,3 +155,4 @@ using server = common::server<router, info>;
 int main(int argc, char** argv) {
     return common::run_main<naive_mutex_minimal::server>(argc, argv);
 }
+// snippet-end

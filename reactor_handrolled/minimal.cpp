@@ -41,6 +41,7 @@
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
 
+// snippet: reactor_handrolled-minimal
 namespace reactor_handrolled_minimal {
 
 using namespace common;
@@ -214,3 +215,4 @@ using server = common::server<router, info>;
 int main(int argc, char** argv) {
     return common::run_main<reactor_handrolled_minimal::server>(argc, argv);
 }
+// snippet-end

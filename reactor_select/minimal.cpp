@@ -44,6 +44,7 @@
 #include "common/net.hpp"
 #include "common/server_impl.hpp"
 
+// snippet: reactor_select-minimal
 namespace reactor_select_minimal {
 
 using namespace common;
@@ -223,3 +224,4 @@ using server = common::server<router, info>;
 int main(int argc, char** argv) {
     return common::run_main<reactor_select_minimal::server>(argc, argv);
 }
+// snippet-end
