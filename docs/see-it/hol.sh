@@ -10,7 +10,7 @@ exec {slow}<>"/dev/tcp/127.0.0.1/$PORT"      # client 0: reads nothing
 line="0 $(printf '%01023d' 0)"                 # a 1 KiB frame to client 0
 echo -n "client 1: " && client flood < <(yes "$line" | head -n 65536)
 until_full && echo "client 0's socket at the server is full"
-client pinged --expect 1 --timeout 2 </dev/null >/dev/null  # client 2
-echo "2 ping" | router_client --port "$PORT" --timeout 2 >/dev/null 2>&1 || true
+client pinged --expect 1 --timeout 5 </dev/null >/dev/null  # client 2
+echo "2 ping" | router_client --port "$PORT" --timeout 5 >/dev/null 2>&1 || true
 # What client 2 received (its id, when it gets one, aside):
 { echo "$FIRST_LINE" && rest "$pinged"; } | grep -v '^id ' | sed 's/^/client 2: /'

@@ -33,7 +33,7 @@ client() {
     exec {fd}< <(exec router_client --port "$PORT" "${@:2}" 2>&1)
     pids+=($!)
     local line
-    read -r -t 5 -u "$fd" line
+    read -r -t 10 -u "$fd" line
     FIRST_LINE=$line
     echo "$line"
 }
