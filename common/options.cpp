@@ -172,24 +172,33 @@ std::string usage(const variant_info& info) {
          "8080)\n";
     u += "  --max-frame BYTES    longest payload accepted, at most 1 GiB "
          "(default 1048576)\n";
-    u += info.queues
-             ? "  --max-pending BYTES  output queued for one client past "
-               "which, for longer\n"
-               "                       than --write-timeout, or past 4 times "
-               "it at once, it is\n"
-               "                       disconnected as a slow consumer "
-               "(default 8388608);\n"
-               "                       a client with nothing queued takes "
-               "one frame of any size\n"
-             : "  --max-pending BYTES  accepted, but does not apply: this "
-               "model holds\n"
-               "                       no queue per client, its writer "
-               "blocks (that is its lesson)\n";
-    u += "  --write-timeout MS   a client that does not take a write, or "
-         "what was queued\n"
-         "                       for it, within this long is disconnected "
-         "as a slow\n"
-         "                       consumer (default 10000; 0: no deadline)\n";
+    if (info.minimal) {
+        u += "  --max-pending BYTES, --write-timeout MS, --max-clients N,\n"
+             "  --frame-timeout MS   accepted and ignored: the minimal "
+             "version has none\n"
+             "                       of the limits (server.cpp's variant "
+             "has them)\n";
+    } else {
+        u += info.queues
+                 ? "  --max-pending BYTES  output queued for one client past "
+                   "which, for longer\n"
+                   "                       than --write-timeout, or past 4 "
+                   "times it at once, it is\n"
+                   "                       disconnected as a slow consumer "
+                   "(default 8388608);\n"
+                   "                       a client with nothing queued takes "
+                   "one frame of any size\n"
+                 : "  --max-pending BYTES  accepted, but does not apply: this "
+                   "model holds\n"
+                   "                       no queue per client, its writer "
+                   "blocks (that is its lesson)\n";
+        u +=
+            "  --write-timeout MS   a client that does not take a write, or "
+            "what was queued\n"
+            "                       for it, within this long is disconnected "
+            "as a slow\n"
+            "                       consumer (default 10000; 0: no deadline)\n";
+    }
     u += info.multi_threaded
              ? "  --threads N          threads running the event loop "
                "(default: one\n"
@@ -197,16 +206,18 @@ std::string usage(const variant_info& info) {
              : "  --threads N          accepted, but does not apply: this "
                "model is\n"
                "                       single-threaded by design\n";
-    u +=
-        "  --max-clients N      clients connected at once; past it, a newcomer "
-        "is\n"
-        "                       closed before its id is sent (default "
-        "10000)\n";
-    u += "  --frame-timeout MS   a client that begins a frame and leaves it "
-         "unfinished\n"
-         "                       for this long is disconnected (default "
-         "30000;\n"
-         "                       0: no deadline)\n";
+    if (!info.minimal) {
+        u += "  --max-clients N      clients connected at once; past it, a "
+             "newcomer is\n"
+             "                       closed before its id is sent (default "
+             "10000)\n";
+        u +=
+            "  --frame-timeout MS   a client that begins a frame and leaves it "
+            "unfinished\n"
+            "                       for this long is disconnected (default "
+            "30000;\n"
+            "                       0: no deadline)\n";
+    }
     if (!info.demo_flag.empty()) {
         u += "  " + std::string(info.demo_flag) + "\n      " +
              std::string(info.demo_help) + "\n";

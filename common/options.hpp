@@ -19,6 +19,10 @@ struct variant_info {
     bool queues;                 // does --max-pending apply?
     std::string_view demo_flag;  // "" when the variant has none
     std::string_view demo_help;
+    // A minimal version (<variant>/minimal.cpp): it takes the limits'
+    // options, so that one command line drives every binary, and ignores
+    // them, which --help says instead of describing them.
+    bool minimal = false;
 };
 
 // The largest values --max-frame and --max-pending take: past them, a

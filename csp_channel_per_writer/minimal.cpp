@@ -59,7 +59,8 @@ inline constexpr variant_info info{
     .multi_threaded = true,
     .queues = false,
     .demo_flag = {},
-    .demo_help = {}};
+    .demo_help = {},
+    .minimal = true};
 
 // What the readers tell the dispatcher: the article's `New` and `Send`, and
 // `client_left`, without which the table would only ever grow.

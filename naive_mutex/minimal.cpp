@@ -49,7 +49,8 @@ inline constexpr variant_info info{
     .multi_threaded = true,
     .queues = false,
     .demo_flag = {},
-    .demo_help = {}};
+    .demo_help = {},
+    .minimal = true};
 
 // Asio has no async mutex; a channel with room for one message is one.
 // std::mutex would block the thread, not the coroutine, across the write.

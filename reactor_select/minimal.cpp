@@ -60,7 +60,8 @@ inline constexpr variant_info info{
     .multi_threaded = false,
     .queues = false,
     .demo_flag = {},
-    .demo_help = {}};
+    .demo_help = {},
+    .minimal = true};
 
 class router {
   public:

@@ -23,13 +23,13 @@ foreach(variant IN LISTS ROUTER_VARIANTS)
   string(COMPARE EQUAL "${ROUTER_${variant}_THREADS}" multi-threaded
       threaded)  # 1 or 0
   # What the executable's variant_info says (its --help), for the smoke
-  # tests: --max-pending never applies to a minimal version.
+  # tests: the limits' options never apply to a minimal version.
   string(APPEND MINIMAL_DECLARATIONS
       "namespace ${variant}_minimal {\n"
       "inline constexpr common::variant_info info{\n"
       "    .name = \"${variant}_minimal\", .model = \"\",\n"
       "    .multi_threaded = ${threaded}, .queues = false,\n"
-      "    .demo_flag = \"\", .demo_help = \"\"};\n"
+      "    .demo_flag = \"\", .demo_help = \"\", .minimal = true};\n"
       "using server = testing::minimal_server<info>;\n"
       "}  // namespace ${variant}_minimal\n")
   list(APPEND types "${variant}_minimal::server")
