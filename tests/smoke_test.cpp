@@ -123,7 +123,7 @@ TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
         CHECK(out.find("accepted and ignored") != std::string::npos);
     }
     if ((!TestType::info.queues && !TestType::info.minimal) ||
-        !TestType::info.multi_threaded) {
+        !(TestType::info.multi_threaded || TestType::info.sharded)) {
         CHECK(out.find("does not apply") != std::string::npos);
     }
 }
