@@ -19,6 +19,9 @@ struct variant_info {
     bool queues;                 // does --max-pending apply?
     std::string_view demo_flag;  // "" when the variant has none
     std::string_view demo_help;
+    // Does --cluster apply? The reactors only (docs/protocol.md, "Cluster
+    // mode"): the NATS connection is one more event source of their loop.
+    bool clusters = false;
 };
 
 // The largest values --max-frame and --max-pending take: past them, a
@@ -43,6 +46,11 @@ struct options {
     // before it is closed; zero: no deadline.
     std::size_t max_clients = 10000;
     std::chrono::milliseconds frame_timeout{30000};
+    // Cluster mode (docs/protocol.md, "Cluster mode"): the NATS server's
+    // URL, empty when the router runs alone, and this router's node, which
+    // names its ids (common::node_ids).
+    std::string cluster;
+    unsigned node = 0;
     bool demo = false;  // the variant's demonstration flag was given
     bool help = false;
     // For tests only, set by no command-line option: unless 0, the id

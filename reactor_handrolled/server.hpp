@@ -15,6 +15,7 @@ inline constexpr common::variant_info info{
     .queues = true,
     .demo_flag = "",
     .demo_help = "",
+    .clusters = true,
 };
 
 class router;

@@ -20,6 +20,7 @@ inline constexpr common::variant_info info{
     .demo_help =
         "race async_read_some instead of readiness: a read that loses the "
         "race may already have taken bytes, which are lost",
+    .clusters = true,
 };
 
 class router;
