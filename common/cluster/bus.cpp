@@ -36,26 +36,37 @@ std::string_view subject(char (&out)[40], unsigned node, const char* tail) {
     return {out, static_cast<std::size_t>(p - out)};
 }
 
-std::string_view frame_subject(char (&out)[40], client_id dest) {
+// `router.K.<dest>.<from>`.
+void frame_subject(char (&out)[40], client_id dest, client_id from) {
     subject(out, node_of(dest), ".");
-    char* end = out + std::char_traits<char>::length(out);
-    end = std::to_chars(end, out + sizeof out - 1, dest).ptr;
-    *end = '\0';
-    return {out, static_cast<std::size_t>(end - out)};
+    char* p = out + std::char_traits<char>::length(out);
+    char* const last = out + sizeof out - 1;
+    p = std::to_chars(p, last, dest).ptr;
+    *p++ = '.';
+    p = std::to_chars(p, last, from).ptr;
+    *p = '\0';
 }
 
-// The dest id from a frame's subject, `router.K.<dest>`, if it is one of
-// node K's.
-bool parse_dest(const char* subj, unsigned node, client_id& dest) {
+// The ids of a frame's subject, `router.K.<dest>.<from>`, if `dest` is
+// one of node K's.
+bool parse_ids(const char* subj,
+               unsigned node,
+               client_id& dest,
+               client_id& from) {
     const std::string_view s(subj);
-    const auto dot = s.rfind('.');
-    if (dot == s.npos) {
+    const auto second = s.rfind('.');
+    const auto first =
+        second == s.npos || second == 0 ? s.npos : s.rfind('.', second - 1);
+    if (first == s.npos) {
         return false;
     }
-    const char* first = s.data() + dot + 1;
-    const char* last = s.data() + s.size();
-    const auto [end, ec] = std::from_chars(first, last, dest);
-    return ec == std::errc{} && end == last && node_of(dest) == node;
+    auto number = [&s](std::size_t at, std::size_t end, client_id& out) {
+        const auto [p, ec] =
+            std::from_chars(s.data() + at, s.data() + end, out);
+        return ec == std::errc{} && p == s.data() + end;
+    };
+    return number(first + 1, second, dest) &&
+           number(second + 1, s.size(), from) && node_of(dest) == node;
 }
 
 std::string what_failed(natsStatus s) {
@@ -65,26 +76,6 @@ std::string what_failed(natsStatus s) {
 }
 
 }  // namespace
-
-inbound_frame& inbound_frame::operator=(inbound_frame&& o) noexcept {
-    if (this != &o) {
-        natsMsg_Destroy(static_cast<natsMsg*>(msg_));
-        dest_ = o.dest_;
-        msg_ = std::exchange(o.msg_, nullptr);
-    }
-    return *this;
-}
-
-inbound_frame::~inbound_frame() {
-    natsMsg_Destroy(static_cast<natsMsg*>(msg_));
-}
-
-std::string_view inbound_frame::payload() const {
-    const auto* m = static_cast<const natsMsg*>(msg_);
-    return m == nullptr
-               ? std::string_view{}
-               : std::string_view(natsMsg_GetData(m), natsMsg_GetDataLength(m));
-}
 
 // The library's handles, and what its callbacks (on its threads) touch:
 // only this, never the router.
@@ -123,6 +114,7 @@ struct bus::state {
             return true;
         }
         closing = true;
+        up = false;
         natsConnection_Close(conn);
         std::unique_lock lock(done_mutex);
         return done_cv.wait_for(lock, std::chrono::seconds(5), [&] {
@@ -141,17 +133,27 @@ struct bus::state {
 
 namespace {
 
-void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* c) {
+// The library ends every payload it receives with a 0 of its own
+// (natsMsg_GetData), which makes it a message as a router holds one: the
+// payload and its 0, passed on without a copy.
+void on_message(natsConnection*, natsSubscription* sub, natsMsg* msg, void* c) {
     auto& st = *static_cast<bus::state*>(c);
-    client_id dest = 0;
-    if (!parse_dest(natsMsg_GetSubject(msg), st.node, dest)) {
+    client_id dest = 0, from = 0;
+    const int size = natsMsg_GetDataLength(msg);
+    if (parse_ids(natsMsg_GetSubject(msg), st.node, dest, from)) {
+        int pending = 0;
+        natsSubscription_GetPending(sub, &pending, nullptr);
+        st.on_frame(from,
+                    dest,
+                    std::string_view(natsMsg_GetData(msg),
+                                     static_cast<std::size_t>(size) + 1),
+                    pending > 0);
+    } else {
         log("cluster: a message on ",
             natsMsg_GetSubject(msg),
             " is no frame for this node, dropped");
-        natsMsg_Destroy(msg);
-        return;
     }
-    st.on_frame(inbound_frame(dest, msg));
+    natsMsg_Destroy(msg);
 }
 
 void on_claim(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
@@ -255,7 +257,7 @@ void bus::start(const options& opts) {
     }
 
     char frames[40];
-    subject(frames, st.node, ".*");
+    subject(frames, st.node, ".*.*");
     st.check(
         natsConnection_Subscribe(&st.frames, st.conn, frames, on_message, &st),
         "subscribe");
@@ -274,24 +276,28 @@ void bus::start(const options& opts) {
 }
 
 bus::~bus() {
+    close();
+}
+
+void bus::close() {
     // The handlers may be running on the library's threads: the state
     // lives until they have returned for the last time.
-    if (!state_->close_and_wait()) {
+    if (state_ && !state_->close_and_wait()) {
         log("cluster: the NATS client did not close within 5 s");
         state_.release();  // still named by the library: leaked
     }
 }
 
-void bus::publish(client_id from, client_id dest, std::string_view payload) {
+void bus::publish(client_id from, client_id dest, std::string_view message) {
     state& st = *state_;
     if (!st.up.load(std::memory_order_relaxed)) {
         drop(from, dest, "the bus is down");
         return;
     }
     char subj[40];
-    frame_subject(subj, dest);
+    frame_subject(subj, dest, from);
     const natsStatus s = natsConnection_Publish(
-        st.conn, subj, payload.data(), static_cast<int>(payload.size()));
+        st.conn, subj, message.data(), static_cast<int>(message.size() - 1));
     if (s != NATS_OK) {
         drop(from, dest, natsStatus_GetText(s));
     }
