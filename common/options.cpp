@@ -237,7 +237,12 @@ std::string usage(const variant_info& info) {
          "                       for it, within this long is disconnected "
          "as a slow\n"
          "                       consumer (default 10000; 0: no deadline)\n";
-    u += info.multi_threaded
+    u += info.sharded
+             ? "  --threads N          reactors, one per thread, each owning "
+               "a shard of the\n"
+               "                       clients (default 1); ids stay global, "
+               "in accept order\n"
+         : info.multi_threaded
              ? "  --threads N          threads running the event loop "
                "(default: one\n"
                "                       per hardware thread)\n"

@@ -15,10 +15,13 @@ namespace common {
 struct variant_info {
     std::string_view name;
     std::string_view model;      // one line for --help
-    bool multi_threaded;         // does --threads apply?
+    bool multi_threaded;         // does --threads set the loop's threads?
     bool queues;                 // does --max-pending apply?
     std::string_view demo_flag;  // "" when the variant has none
     std::string_view demo_help;
+    // Does --threads set the number of reactors, one per thread, each
+    // owning a shard of the clients (default 1)? The two reactors.
+    bool sharded = false;
     // Does --cluster apply? The reactors only (docs/protocol.md, "Cluster
     // mode"): the NATS connection is one more event source of their loop.
     bool clusters = false;
@@ -58,6 +61,10 @@ struct options {
     // counter (docs/protocol.md, point 1) in a few accepts, with the client
     // numbered 0 still connected.
     std::uint32_t id_jump = 0;
+    // For tests only, set by no command-line option: unless 0, the bytes
+    // a reactor shard's inbox holds before it refuses more
+    // (common/reactor/shards.hpp), so that a test fills one quickly.
+    std::size_t inbox_capacity = 0;
 
     unsigned thread_count() const;
 };

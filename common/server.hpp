@@ -53,6 +53,11 @@ class server {
     std::uint16_t port_;
 };
 
+// The reactors' router: --threads N shards of the variant's router
+// (common/reactor/shards.hpp).
+template <class Shard>
+class shard_set;
+
 // The member definitions live in server_impl.hpp: the variant's server.cpp
 // includes it and instantiates `template class common::server<...>;` once
 // its `router` is complete.

@@ -8,8 +8,10 @@
 
 namespace common {
 
-// A variant's router is built on an io_context it does not own; the
-// reactors are run by one thread whatever --threads says.
+// A variant's router is built on an io_context it does not own, run here
+// by --threads threads, or by one for the single-threaded models and for
+// the reactors, whose other shards run on threads of their own
+// (common/reactor/shards.hpp).
 template <class Router, const variant_info& Info>
 struct server<Router, Info>::runtime {
     // Declared first, destroyed last: the router's sockets and channels
@@ -45,6 +47,11 @@ template <class Router, const variant_info& Info>
 void server<Router, Info>::stop() {
     if (rt_) {
         rt_->threads.stop();  // no handler runs after this
+        // The reactors' other shards run on threads of their own
+        // (common/reactor/shards.hpp).
+        if constexpr (requires { rt_->router->stop(); }) {
+            rt_->router->stop();
+        }
         // For bench/compare; the minimal versions (<variant>/minimal.cpp)
         // count nothing.
         if constexpr (requires { rt_->router->copies(); }) {

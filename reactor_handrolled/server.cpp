@@ -5,8 +5,9 @@
 //   the earliest write deadline; handlers only note what is ready, and one
 //   function, `poll()`, does all the reading, routing, writing and timing
 //   out, without blocking.
-// Threads: one, whatever --threads says: the state needs no lock because
-//   only this thread ever touches it.
+// Threads: one per shard, --threads N of them (default 1): a shard's state
+//   needs no lock because only its thread touches it; its inbox is one
+//   more socket-like wait (common/reactor/shards.hpp).
 // Shared state: none is shared. `core_` (the sans-I/O router: parsers,
 //   output queues, id table) and `conns_` (the sockets), in the base
 //   common::reactor_io, belong to the loop and are mutated directly: no
@@ -47,10 +48,17 @@ struct wait_state {
 
 class router : public reactor_io<router, wait_state> {
   public:
-    router(asio::io_context& ioc, const options& opts)
-        : reactor_io(ioc, opts) {}
+    router(asio::io_context& ioc, const options& opts, shard_ref shard)
+        : reactor_io(ioc, opts, shard) {}
 
-    void start() { watch_acceptor(); }
+    void start() {
+        if (accepts()) {
+            watch_acceptor();
+        }
+        if (sharded()) {
+            watch_inbox();
+        }
+    }
 
     // snippet: reactor_handrolled-hooks
     // The hooks reactor_io calls (common::reactor_waiter) once it is done
@@ -93,6 +101,23 @@ class router : public reactor_io<router, wait_state> {
                 wake();
             }
         });
+    }
+
+    // Shards: the inbox is one more descriptor to wait on, as a socket is.
+    void watch_inbox() {
+        inbox_signal().async_wait([this](error_code ec) {
+            if (!ec) {
+                mail_ready_ = true;
+                wake();
+            }
+        });
+    }
+
+    // Its read wait fired while it was held: read it next round.
+    void resume_reading(client_id id, connection& c) {
+        if (c.readable && !std::exchange(c.listed, true)) {
+            ready_.push_back(id);
+        }
     }
     // snippet-end
 
@@ -138,6 +163,9 @@ class router : public reactor_io<router, wait_state> {
         if (std::exchange(timer_fired_, false)) {
             expire();
         }
+        if (std::exchange(mail_ready_, false)) {
+            take_mail();
+        }
         if (std::exchange(accept_ready_, false)) {
             accept_all();
         }
@@ -170,6 +198,7 @@ class router : public reactor_io<router, wait_state> {
                     watch_readable(id, c);
                     break;
                 case progress::closed:
+                case progress::held:  // resume_reading() lists it again
                     break;
             }
         }
@@ -189,10 +218,11 @@ class router : public reactor_io<router, wait_state> {
     std::vector<client_id> batch_;  // the round poll() is working on
     bool accept_ready_ = false;
     bool timer_fired_ = false;
-    bool woken_ = false;  // a poll() is posted
+    bool mail_ready_ = false;  // the inbox's wait fired
+    bool woken_ = false;       // a poll() is posted
 };
 
 }  // namespace reactor_handrolled
 
-template class common::server<reactor_handrolled::router,
+template class common::server<common::shard_set<reactor_handrolled::router>,
                               reactor_handrolled::info>;

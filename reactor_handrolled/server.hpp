@@ -15,10 +15,12 @@ inline constexpr common::variant_info info{
     .queues = true,
     .demo_flag = "",
     .demo_help = "",
+    .sharded = true,
     .clusters = true,
 };
 
 class router;
-using server = common::server<router, info>;
+// --threads N: N of them (common/reactor/shards.hpp).
+using server = common::server<common::shard_set<router>, info>;
 
 }  // namespace reactor_handrolled

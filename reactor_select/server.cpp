@@ -5,8 +5,9 @@
 //   every socket's read readiness and every pending writer's write
 //   readiness (one race), then handles that one event synchronously, with
 //   direct access to the state.
-// Threads: one, whatever --threads says: the state needs no lock because
-//   only this thread ever touches it.
+// Threads: one per shard, --threads N of them (default 1): a shard's state
+//   needs no lock because only its thread touches it; its inbox is one
+//   more wait in the race (common/reactor/shards.hpp).
 // Shared state: none is shared. `core_` (the sans-I/O router: parsers,
 //   output queues, id table) and `conns_` (the sockets), in the base
 //   common::reactor_io, belong to the loop and are mutated directly: no
@@ -47,8 +48,8 @@ namespace experimental = asio::experimental;
 
 class router : public reactor_io<router> {
   public:
-    router(asio::io_context& ioc, const options& opts)
-        : reactor_io(ioc, opts), unsafe_race_(opts.demo) {}
+    router(asio::io_context& ioc, const options& opts, shard_ref shard)
+        : reactor_io(ioc, opts, shard), unsafe_race_(opts.demo) {}
 
     void start() { co_spawn(acceptor_.get_executor(), loop(), asio::detached); }
 
@@ -61,6 +62,8 @@ class router : public reactor_io<router> {
     void watch_writable(client_id, connection&) {}
     void watch_acceptor() {}
     void watch_timer() {}
+    void watch_inbox() {}
+    void resume_reading(client_id, connection&) {}
     void back_off() {
         backing_off_ = true;
         backoff_.expires_after(accept_backoff);
@@ -70,12 +73,13 @@ class router : public reactor_io<router> {
   private:
     // snippet: reactor_select-op
     // Asio races operations of one type only, and a wait on the acceptor,
-    // on a socket and on a timer are three types: this initiation is any
-    // of them (or, with --unsafe-race, a read), completing with (error,
-    // bytes read).
+    // on a socket, on a timer and on an inbox are four types: this
+    // initiation is any of them (or, with --unsafe-race, a read),
+    // completing with (error, bytes read).
     struct wait_for {
         tcp::acceptor* acceptor = nullptr;
         asio::steady_timer* timer = nullptr;
+        wake_signal* inbox = nullptr;
         tcp::socket* socket = nullptr;
         tcp::socket::wait_type what = tcp::socket::wait_read;
         std::span<char> read_into;  // --unsafe-race only
@@ -89,6 +93,8 @@ class router : public reactor_io<router> {
                 acceptor->async_wait(what, asio::append(std::move(h), none));
             } else if (timer != nullptr) {
                 timer->async_wait(asio::append(std::move(h), none));
+            } else if (inbox != nullptr) {
+                inbox->async_wait(asio::append(std::move(h), none));
             } else if (!read_into.empty()) {
                 socket->async_read_some(
                     asio::buffer(read_into.data(), read_into.size()),
@@ -107,7 +113,7 @@ class router : public reactor_io<router> {
     }
 
     struct event {
-        enum { accept, timeout, read, write } what;
+        enum { accept, timeout, read, write, inbox } what;
         client_id id = 0;
         bool operator==(const event&) const = default;
     };
@@ -121,16 +127,20 @@ class router : public reactor_io<router> {
     //    the winner throws them away. A wait consumes nothing: a loser's
     //    socket is still readable next round. (--unsafe-race shows it.)
     //  - A group over an empty range never completes (asio#1375): the
-    //    acceptor, or its back-off timer, is always in the race.
+    //    acceptor, its back-off timer or the inbox is always in the race.
     //  - A group is not thread-safe: one thread runs the loop.
     awaitable<void> loop() {
         for (;;) {
-            std::vector<event> events{{event::accept}};
+            std::vector<event> events{
+                {accepts() ? event::accept : event::inbox}};
+            if (accepts() && sharded()) {
+                events.push_back({event::inbox});
+            }
             if (timer_set()) {
                 events.push_back({event::timeout});
             }
             for (const auto& [id, c] : conns_) {
-                if (!c.ended) {  // at EOF: always readable
+                if (!c.ended && !held(id)) {  // at EOF: always readable
                     events.push_back({event::read, id});
                 }
                 if (c.writing) {
@@ -177,8 +187,9 @@ class router : public reactor_io<router> {
             }
             return w;
         }
-        if (e.what == event::timeout) {
-            w.timer = &deadline_timer_;
+        if (e.what == event::timeout || e.what == event::inbox) {
+            w.timer = e.what == event::timeout ? &deadline_timer_ : nullptr;
+            w.inbox = w.timer ? nullptr : &inbox_signal();
             return w;
         }
         w.socket = &conns_.at(e.id).socket;
@@ -203,6 +214,9 @@ class router : public reactor_io<router> {
                 break;
             case event::timeout:
                 expire();
+                break;
+            case event::inbox:
+                take_mail();
                 break;
             case event::read:
                 if (!unsafe_race_) {
@@ -230,4 +244,5 @@ class router : public reactor_io<router> {
 
 }  // namespace reactor_select
 
-template class common::server<reactor_select::router, reactor_select::info>;
+template class common::server<common::shard_set<reactor_select::router>,
+                              reactor_select::info>;

@@ -20,10 +20,12 @@ inline constexpr common::variant_info info{
     .demo_help =
         "race async_read_some instead of readiness: a read that loses the "
         "race may already have taken bytes, which are lost",
+    .sharded = true,
     .clusters = true,
 };
 
 class router;
-using server = common::server<router, info>;
+// --threads N: N of them (common/reactor/shards.hpp).
+using server = common::server<common::shard_set<router>, info>;
 
 }  // namespace reactor_select

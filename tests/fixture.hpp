@@ -3,6 +3,8 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <string>
+#include <vector>
 
 #include "client.hpp"
 #include "common/options.hpp"
@@ -26,10 +28,32 @@ inline common::options deadline_options(std::chrono::milliseconds timeout) {
     return opts;
 }
 
+// A reactor's --threads is its number of shards: 1 in its own rows of
+// the suite, N in the rows of `with_shards<server, N>` (shards.cmake).
+// For a test that runs the executable: the arguments that say as much.
+template <class Server>
+common::options threads_for(common::options o) {
+    if constexpr (requires { Server::shards; }) {
+        o.threads = Server::shards;
+    } else if constexpr (Server::info.sharded) {
+        o.threads = 1;
+    }
+    return o;
+}
+
+template <class Server>
+std::vector<std::string> threads_args() {
+    if constexpr (requires { Server::shards; }) {
+        return {"--threads", std::to_string(Server::shards)};
+    }
+    return {};
+}
+
 template <class Server>
 struct running {
     Server server;
-    explicit running(const common::options& o = test_options()) : server(o) {
+    explicit running(const common::options& o = test_options())
+        : server(threads_for<Server>(o)) {
         static_assert(common::router_server<Server>);
         server.start();
     }

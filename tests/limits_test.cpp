@@ -52,7 +52,12 @@ TEMPLATE_TEST_CASE(
     "taken again once a client leaves",
     "[limits]",
     ROUTER_VARIANTS) {
-    process p({exe<TestType>(), "--port", "0", "--max-clients", "3"}, logging);
+    std::vector<std::string> args{exe<TestType>(), "--max-clients", "3"};
+    for (auto arg : threads_args<TestType>()) {
+        args.push_back(arg);  // with shards, --max-clients is their total
+    }
+    args.insert(args.end(), {"--port", "0"});
+    process p(args, logging);
     const auto port = port_of(p.read_stdout_line());
     REQUIRE(port != 0);
     const auto start = clock::now();

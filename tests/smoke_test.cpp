@@ -119,7 +119,8 @@ TEMPLATE_TEST_CASE("the executable's --help describes the options, exits 0",
     }
     CHECK(out.find("No authentication") != std::string::npos);
     // A variant that cannot honour an option says so.
-    if (!TestType::info.queues || !TestType::info.multi_threaded) {
+    if (!TestType::info.queues ||
+        !(TestType::info.multi_threaded || TestType::info.sharded)) {
         CHECK(out.find("does not apply") != std::string::npos);
     }
 }

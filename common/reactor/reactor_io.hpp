@@ -7,8 +7,11 @@
 //
 // Owns the acceptor, the back-off timer, the router_core, the one timer
 // for the core's earliest write deadline and the connection table. All
-// belong to the loop's one thread (a reactor runs one, whatever --threads
-// says), so none needs a guard.
+// belong to the loop's one thread, so none needs a guard. With --threads N
+// it is one shard of N (common/reactor/shards.hpp): it owns the clients
+// whose id % N is its index, shard 0 alone accepts, and what the others
+// send it (frames, new clients, news of room in their inboxes) comes
+// through its inbox, one more event it waits for.
 //
 // The waiter starts each round with begin_round() (the one clock read of
 // the round: every event of the round happens at `now_`) and ends it with
@@ -36,7 +39,9 @@
 #include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/options.hpp"
+#include "common/reactor/inbox.hpp"
 #include "common/reactor/router_core.hpp"
+#include "common/reactor/shards.hpp"
 
 namespace common {
 
@@ -51,8 +56,11 @@ struct no_wait_state {};
 //   watch_acceptor()       every pending connection was accepted
 //   watch_timer()          the deadline timer was set to a new instant
 //   back_off()             an accept failed: pause for `accept_backoff`
+//   watch_inbox()          (shards) the inbox was emptied
+//   resume_reading(id, c)  (shards) a client held while its frames waited
+//                          for room in another shard's inbox may be read
 // A waiter that waits anew on everything every round (reactor_select)
-// defines the first four to do nothing, and says so.
+// defines the first four and the last to do nothing, and says so.
 template <class W, class Connection>
 concept reactor_waiter = requires(W& w, client_id id, Connection& c) {
     w.watch_readable(id, c);
@@ -60,6 +68,8 @@ concept reactor_waiter = requires(W& w, client_id id, Connection& c) {
     w.watch_acceptor();
     w.watch_timer();
     w.back_off();
+    w.watch_inbox();
+    w.resume_reading(id, c);
 };
 // snippet-end
 
@@ -81,22 +91,37 @@ class reactor_io {
         bool ended = false;
     };
 
-    reactor_io(asio::io_context& ioc, const options& opts)
-        : acceptor_(open_acceptor(ioc, opts)),
+    // One shard of a group, or the only one (common/reactor/shards.hpp).
+    reactor_io(asio::io_context& ioc, const options& opts, shard_ref shard)
+        : acceptor_(shard.index == 0 ? open_acceptor(ioc, opts)
+                                     : tcp::acceptor(ioc)),
           backoff_(ioc),
           deadline_timer_(ioc),
-          admission_(opts.max_clients),
+          shards_(shard),
+          admission_(shard.group ? shard.group->clients : own_admission_),
+          own_admission_(opts.max_clients),
           core_(opts.max_frame,
                 opts.max_pending,
                 opts.write_timeout,
                 router_core::small_frame,
                 opts.frame_timeout,
-                opts.id_jump) {
+                opts.id_jump,
+                {shard.count(), shard.index}) {
         static_assert(reactor_waiter<Waiter, connection>,
                       "a reactor's router defines every hook of "
                       "common::reactor_waiter, as public members");
-        acceptor_.non_blocking(true);
+        if (accepts()) {
+            acceptor_.non_blocking(true);
+        }
     }
+
+    // Shard 0 accepts for all; with one shard, it is the only one.
+    bool accepts() const { return shards_.index() == 0; }
+    bool sharded() const { return shards_.sharded(); }
+    // What a sharded waiter waits on as on a socket (inbox.hpp).
+    wake_signal& inbox_signal() { return shards_.inbox().ready(); }
+    // Whether `id` is held: not to be read while its frames wait for room.
+    bool held(client_id id) const { return sharded() && core_.held(id); }
 
     // snippet: reactor_io-time
     // The round's one clock read: the core takes time as an argument and
@@ -144,7 +169,8 @@ class reactor_io {
     void accept_all() {
         for (;;) {
             error_code ec;
-            tcp::socket socket = acceptor_.accept(ec);
+            tcp::socket socket = sharded() ? shards_.accept(acceptor_, ec)
+                                           : acceptor_.accept(ec);
             if (ec == asio::error::would_block) {
                 waiter().watch_acceptor();
                 return;
@@ -168,13 +194,33 @@ class reactor_io {
             if (!admission_.try_admit()) {
                 continue;  // closed as it goes: before its id
             }
+            if (sharded()) {
+                shards_.hand_over(std::move(socket), [this](auto id, auto s) {
+                    adopt(id, std::move(s));
+                });
+                continue;
+            }
             const client_id id = core_.handle_connect(now_);  // queues the id
             waiter().watch_readable(
                 id, conns_.try_emplace(id, std::move(socket)).first->second);
         }
     }
 
-    enum class progress { more, idle, closed };
+    void adopt(client_id id, tcp::socket socket) {
+        core_.handle_connect(id, now_);  // queues the id
+        waiter().watch_readable(
+            id, conns_.try_emplace(id, std::move(socket)).first->second);
+    }
+
+    // The inbox's event (common/reactor/shards.hpp, shard_link).
+    void take_mail() {
+        shards_.take_mail(core_, now_, [this](auto id, auto socket) {
+            adopt(id, std::move(socket));
+        });
+        waiter().watch_inbox();
+    }
+
+    enum class progress { more, idle, closed, held };
 
     // snippet: reactor_io-read
     // One large read, straight into the sender's parser; the core routes
@@ -186,6 +232,9 @@ class reactor_io {
     progress read(client_id id, connection& c) {
         if (c.ended) {
             return progress::closed;  // its EOF is read: see received()
+        }
+        if (held(id)) {
+            return progress::held;  // resume_reading() once it may be read
         }
         auto space = read_buffer(id);
         if (space.empty()) {
@@ -253,7 +302,7 @@ class reactor_io {
             if (auto it = conns_.find(closed.id); it != conns_.end()) {
                 reset_connection(it->second.socket);
                 conns_.erase(it);
-                admission_.left();
+                left(closed.id);
             }
         }
         closures_.clear();
@@ -265,8 +314,21 @@ class reactor_io {
             }
         }
         to_flush_.clear();
+        if (sharded()) {
+            forward();
+        }
     }
     // snippet-end
+
+    // The frames for other shards handed over, and the clients no longer
+    // held for them resumed (common/reactor/shards.hpp, shard_link).
+    void forward() {
+        shards_.forward(core_, [this](client_id id) {
+            if (auto it = conns_.find(id); it != conns_.end()) {
+                waiter().resume_reading(id, it->second);
+            }
+        });
+    }
 
     // An error on one connection ends that connection only. Destroying the
     // socket ends its pending waits with operation_aborted.
@@ -276,8 +338,15 @@ class reactor_io {
         }
         core_.handle_disconnect(id);
         if (conns_.erase(id) != 0) {
-            admission_.left();
+            left(id);
         }
+    }
+
+    // A client's socket is closed: it no longer counts against
+    // --max-clients, and its id is free (after a wrap: common/id.hpp).
+    void left(client_id id) {
+        admission_.left();
+        shards_.left(id);
     }
 
     // All owned by the loop's one thread, so none needs a guard. What a
@@ -291,7 +360,9 @@ class reactor_io {
     Waiter& waiter() { return static_cast<Waiter&>(*this); }
 
     // What only reactor_io touches:
-    admission admission_;  // counts conns_, against --max-clients
+    shard_link shards_;        // this shard's place among them, if any
+    admission& admission_;     // conns_ (all shards'), against --max-clients
+    admission own_admission_;  // without shards
     router_core core_;
     std::vector<client_id> to_flush_;  // for flush() to write to
     router_core::time_point now_;      // this round's time

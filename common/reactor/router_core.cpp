@@ -17,13 +17,16 @@ router_core::router_core(std::size_t max_frame,
                          std::chrono::milliseconds write_timeout,
                          std::size_t lend_from,
                          std::chrono::milliseconds frame_timeout,
-                         client_id id_jump)
+                         client_id id_jump,
+                         shard_place shard)
     : max_frame_(max_frame),
       max_pending_(max_pending),
       write_timeout_(write_timeout),
       lend_from_(lend_from),
       frame_timeout_(frame_timeout),
-      ids_(id_jump) {}
+      ids_(id_jump),
+      shard_(shard),
+      outlets_(shard.count > 1 ? shard.count : 0) {}
 
 // A closed client has left the table, but its driver holds its socket
 // under its id until it takes the closure (poll_close), maybe after a
@@ -35,12 +38,16 @@ client_id router_core::handle_connect(time_point now) {
                            closures_.end(),
                            [i](const closure& c) { return c.id == i; });
     });
+    handle_connect(id, now);
+    return id;
+}
+
+void router_core::handle_connect(client_id id, time_point now) {
     auto& c = clients_.try_emplace(id, max_frame_).first->second;
     const auto wire = encode_id(id);
     c.out.assign(wire.begin(), wire.end());
     to_flush_.push_back(id);
     start_deadline(id, c, now);
-    return id;
 }
 
 // The read may overwrite, move or free the parser's buffer: frames still
@@ -87,7 +94,7 @@ void router_core::route(client_id from, client& sender, time_point now) {
     bool completed = false;
     while ((status = sender.parser.next(f)) == frame_parser::status::frame) {
         completed = true;
-        deliver(from, sender, f, now);
+        deliver(from, &sender, f.dest, f.message, now);
     }
     if (status == frame_parser::status::too_long && !sender.closing) {
         close(from, sender, close_reason::protocol_error, max_frame_);
@@ -108,15 +115,21 @@ void router_core::route(client_id from, client& sender, time_point now) {
 // max_gather - 1 of them: the last piece of a gathered write is the
 // queue), unless it is so short that a copy is cheaper; any other is
 // copied behind what is queued. Lent frames are written before the
-// queue, so the order holds either way.
+// queue, so the order holds either way. A frame for another shard's
+// client is packed for it (router_core_shards.cpp).
 void router_core::deliver(client_id from,
-                          client& sender,
-                          const frame& f,
+                          client* sender,
+                          client_id dest_id,
+                          std::string_view message,
                           time_point now) {
-    auto it = clients_.find(f.dest);
+    if (!owns(dest_id)) {
+        forward(from, dest_id, message);
+        return;
+    }
+    auto it = clients_.find(dest_id);
     if (it == clients_.end() || it->second.closing) {
         if (const auto n = drops_.count_one(); drop_counter::line_due(n)) {
-            dropped_.push_back({f.dest, from, n});
+            dropped_.push_back({dest_id, from, n});
         }
         return;
     }
@@ -124,34 +137,34 @@ void router_core::deliver(client_id from,
     const std::size_t copied = dest.out.size() - dest.out_begin;
     const std::size_t queued = dest.ref_bytes + copied;
     switch (dest.backlog.check(
-        queued, f.message.size(), max_pending_, write_timeout_, [now] {
+        queued, message.size(), max_pending_, write_timeout_, [now] {
             return now;
         })) {
         case backlog_watch::verdict::take:
             break;
         case backlog_watch::verdict::past_hard_limit:
-            close(f.dest,
+            close(dest_id,
                   dest,
                   close_reason::slow_consumer,
                   hard_max_pending(max_pending_));
             return;
         case backlog_watch::verdict::over_too_long:
-            close(f.dest, dest, close_reason::over_max_pending, max_pending_);
+            close(dest_id, dest, close_reason::over_max_pending, max_pending_);
             return;
     }
-    if (copied == 0 && f.message.size() >= lend_from_ &&
+    if (sender != nullptr && copied == 0 && message.size() >= lend_from_ &&
         dest.refs.size() < max_gather - 1) {
-        dest.refs.push_back({f.message, from});
-        dest.ref_bytes += f.message.size();
-        if (sender.lent_to.empty() || sender.lent_to.back() != f.dest) {
-            sender.lent_to.push_back(f.dest);
+        dest.refs.push_back({message, from});
+        dest.ref_bytes += message.size();
+        if (sender->lent_to.empty() || sender->lent_to.back() != dest_id) {
+            sender->lent_to.push_back(dest_id);
         }
     } else {
-        append(dest, f.message);
+        append(dest, message);
     }
     if (queued == 0) {
-        to_flush_.push_back(f.dest);
-        start_deadline(f.dest, dest, now);
+        to_flush_.push_back(dest_id);
+        start_deadline(dest_id, dest, now);
     }
 }
 // snippet-end

@@ -8,13 +8,18 @@
 // files differ only in how they wait for events.
 //
 // Events in:     handle_connect(), read_buffer() + handle_input(),
-//                handle_written(), handle_disconnect(), handle_timeout().
+//                handle_written(), handle_disconnect(), handle_timeout();
+//                with shards: handle_parcel(), handle_refused(),
+//                handle_room().
 // Decisions out: poll_transmit() (who has new output) and
 //                output_buffers(id) (what to write to it, gathered),
 //                poll_close() (whom to disconnect, and why),
 //                poll_dropped() (frames dropped, worth a log line),
 //                poll_timeout() (when to call handle_timeout() next),
-//                poll_expired() (who is past its write deadline).
+//                poll_expired() (who is past its write deadline);
+//                with shards: poll_forward() + take_parcel() (frames
+//                for ids another shard owns), held() and poll_resumed()
+//                (whom not to read while its frames wait for room).
 // Time is an argument: every event that can start, move or fire a
 // deadline (write or frame) takes `now`, and the core never reads a clock, so a
 // test or a fuzzer drives time by hand. `now` must never go backwards. Nor does
@@ -71,6 +76,20 @@
 // that; the core then spills the lent frames before the buffer is
 // overwritten or freed, so the driver stays correct and only copies.
 //
+// Shards (docs/08-past-one-core.md): a core may own only some of the ids,
+// those with id % count == index (shard_place). A frame for an id it does
+// not own is a decision: it is packed into a parcel for the owning shard
+// (common/reactor/parcel.hpp), one per shard, which the driver takes
+// (poll_forward, take_parcel) and hands over; a parcel handed to it is an
+// event (handle_parcel), whose frames it delivers as its own clients'
+// would be, limits and deadlines included. A parcel the other shard had no
+// room for comes back (handle_refused): it waits, in order, in front of
+// the frames packed since, and each client with frames in it is held:
+// held() says not to read it, so the waiting frames stay bounded by one
+// read per held client. Once the driver hears of room (handle_room), the
+// parcel is listed again; once it is taken, its senders come out of
+// poll_resumed(). With one shard (the default) none of this runs.
+//
 // Not thread-safe, on purpose: one loop owns it and mutates it directly.
 #pragma once
 
@@ -91,6 +110,13 @@
 #include "common/options.hpp"
 
 namespace common {
+
+// Which ids a core owns: those with id % count == index.
+struct shard_place {
+    unsigned count = 1;
+    unsigned index = 0;
+    static unsigned of(client_id id, unsigned count) { return id % count; }
+};
 
 class router_core {
   public:
@@ -139,13 +165,17 @@ class router_core {
                 std::size_t lend_from = 0,
                 std::chrono::milliseconds frame_timeout =
                     std::chrono::milliseconds::zero(),
-                client_id id_jump = 0);
+                client_id id_jump = 0,
+                shard_place shard = {});
 
     // --- Events in ---
 
     // A client connected: its new id, which is already queued for it (so
     // its write deadline starts now).
     client_id handle_connect(time_point now);
+    // The same for a client numbered elsewhere (by the acceptor of the
+    // shards): `id`, which this core owns and no client of it holds.
+    void handle_connect(client_id id, time_point now);
 
     // Bytes arrived from `id`, without a copy: read at most `n` bytes into
     // `read_buffer(id, n)`, then say how many with
@@ -176,6 +206,18 @@ class router_core {
     // reaches poll_timeout(); calling it earlier, or more often, is
     // harmless.
     void handle_timeout(time_point now);
+
+    // A parcel of frames for this core's clients, from another thread
+    // (parcel.hpp): delivered as if its clients' own, but copied.
+    void handle_parcel(std::span<const char> parcel, time_point now);
+
+    // The parcel take_parcel(shard) gave could not go: that shard's inbox
+    // is full. It waits, and its senders are held, until handle_room().
+    void handle_refused(unsigned shard, std::vector<char>&& parcel);
+
+    // The inbox of `shard` has room again: its waiting parcel is listed
+    // by poll_forward().
+    void handle_room(unsigned shard);
 
     // --- Decisions out ---
 
@@ -233,6 +275,27 @@ class router_core {
     // now takes all that was due (handle_written), its deadline moves.
     void poll_expired(time_point now, std::vector<client_id>& out) const;
 
+    // The shards with a parcel to take, appended to `out`: each once until
+    // take_parcel() takes it.
+    void poll_forward(std::vector<unsigned>& out);
+    // The frames packed for `shard`, moved out for its inbox. A client
+    // held for it is let go: poll_resumed() names it, unless
+    // handle_refused() holds it again first.
+    std::vector<char> take_parcel(unsigned shard);
+
+    // Whether `id` must not be read: frames it sent wait for room.
+    bool held(client_id id) const {
+        auto it = clients_.find(id);
+        return it != clients_.end() && !it->second.held_for.empty();
+    }
+    // Clients no longer held since the last call, appended to `out`.
+    void poll_resumed(std::vector<client_id>& out);
+
+    bool owns(client_id id) const {
+        return shard_.count == 1 ||
+               shard_place::of(id, shard_.count) == shard_.index;
+    }
+
     // --- Inspection (tests, fuzzer) ---
 
     // Everything waiting for `id`, lent and queued, joined: a copy.
@@ -276,6 +339,19 @@ class router_core {
         // Its entries in `deadlines_`, if any: one per kind.
         time_point heap_key[2] = {none, none};
         bool closing = false;  // closed while its frames are routed
+        // The shards whose waiting parcel holds frames of it: while any,
+        // it is held (not read).
+        std::vector<unsigned> held_for;
+    };
+
+    // The frames for one other shard, not yet handed to its inbox.
+    struct outlet {
+        std::vector<char> parcel;
+        std::vector<client_id> senders;  // of its frames (maybe repeated)
+        std::vector<client_id> flight;   // of the parcel last taken
+        std::vector<client_id> held;     // held for it
+        bool listed = false;             // for poll_forward()
+        bool waiting = false;            // refused: until taken again
     };
 
     // The two deadlines a client may have, each with its own entry.
@@ -290,10 +366,14 @@ class router_core {
     }
 
     void route(client_id from, client& sender, time_point now);
+    // `sender` is null for a frame from a parcel: it is copied, never lent.
     void deliver(client_id from,
-                 client& sender,
-                 const frame& f,
+                 client* sender,
+                 client_id dest_id,
+                 std::string_view message,
                  time_point now);
+    void forward(client_id from, client_id dest, std::string_view message);
+    void hold(client_id id, unsigned shard);
     void append(client& dest, std::string_view bytes);
     void release(client_id sender_id, client& sender);
     void spill(client& dest, std::size_t written);
@@ -325,6 +405,10 @@ class router_core {
     std::vector<std::string_view> gather_;  // output_buffers()' answer
     drop_counter drops_;
     copy_counter copies_;
+    shard_place shard_;
+    std::vector<outlet> outlets_;       // one per shard (this one's unused)
+    std::vector<unsigned> to_forward_;  // for poll_forward()
+    std::vector<client_id> resumed_;    // for poll_resumed()
 };
 
 // What a driver calls for poll_close(): the closures appended to `out`, as
