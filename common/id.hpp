@@ -92,7 +92,8 @@ class id_counter {
 // Not thread-safe: the model guards it as it guards its table.
 class id_pool {
   public:
-    explicit id_pool(client_id jump = 0) : counter_(jump) {}
+    explicit id_pool(client_id jump = 0, id_range range = all_ids)
+        : counter_(jump, range) {}
 
     client_id take() {
         const client_id id =

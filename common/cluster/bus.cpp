@@ -11,6 +11,7 @@
 #include "common/counters.hpp"
 #include "common/log.hpp"
 #include "common/options.hpp"
+#include "common/reactor/parcel.hpp"
 
 namespace common::cluster {
 
@@ -301,6 +302,13 @@ void bus::publish(client_id from, client_id dest, std::string_view message) {
     if (s != NATS_OK) {
         drop(from, dest, natsStatus_GetText(s));
     }
+}
+
+void bus::publish_parcel(std::span<const char> parcel) {
+    unpack_frames(parcel,
+                  [this](client_id from, client_id dest, std::string_view m) {
+                      publish(from, dest, m);
+                  });
 }
 
 void bus::drop(client_id from, client_id dest, const char* why) {

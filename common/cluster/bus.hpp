@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -68,6 +69,9 @@ class bus {
     // node, `message` its payload and its 0: published, or dropped (bus
     // down, too large), counted and logged. Never blocks on the network.
     void publish(client_id from, client_id dest, std::string_view message);
+
+    // Every frame of `parcel` (common/reactor/parcel.hpp), in order.
+    void publish_parcel(std::span<const char> parcel);
 
     // Leaves the bus: returns once `on_frame` is not running and will not
     // run again. Idempotent. An `on_frame` that may block (waiting for

@@ -80,6 +80,7 @@ TEMPLATE_TEST_CASE(
     for (int i = 0; i < 20; ++i) {
         s[r0].out += frame_bytes(*s[r1].id, "lost with the bus");
     }
+    s.pump_until([&] { return s[r0].out.empty(); }, "frames sent");
     const auto drop_line = n0.wait_for_line("dropped a frame");
     CHECK(drop_line.find("to client " + std::to_string(*s[r1].id)) !=
           std::string::npos);
