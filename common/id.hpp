@@ -23,12 +23,13 @@ inline client_id decode_id(const char* p) {
     return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
 
+// snippet: node-ids
 // Cluster mode (docs/protocol.md, "Cluster mode"): an id's top 8 bits
 // name the node whose client it is, so any router finds an id's node from
 // the id alone, without knowing how many nodes there are: nodes join and
 // leave without the others being told. Node 0's ids are those of a router
-// running alone, from 0 up, so without --cluster nothing changes but the
-// range; a node's counter wraps within its 2^24 ids.
+// running alone, from 0 up; a node's counter wraps within its 2^24 ids.
+// Without --cluster a counter hands out every u32 (all_ids), as ever.
 inline constexpr unsigned node_bits = 8;
 inline constexpr unsigned max_nodes = 1u << node_bits;
 
@@ -48,6 +49,7 @@ constexpr id_range node_ids(unsigned node) {
     const client_id first = client_id{node} << (32 - node_bits);
     return {first, first + ((client_id{1} << (32 - node_bits)) - 1)};
 }
+// snippet-end
 
 // Hands out ids in accept order, from 0. After 2^32 accepts the counter
 // wraps, and from then on an id still in use is skipped: two connected

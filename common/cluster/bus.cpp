@@ -20,6 +20,12 @@ namespace {
 // How long the library waits between two attempts to reach the server
 // again: short, since frames to other nodes are dropped until it does.
 constexpr std::int64_t reconnect_wait_ms = 250;
+// How long a publish may wait for the socket to the server, when the
+// library's buffer is full and the kernel's too (a server that stops
+// reading): the library's default is for ever, which would stall the
+// reactor that publishes. Past it the publish fails and the frame is
+// dropped, counted.
+constexpr std::int64_t write_deadline_ms = 1000;
 // How long the node-clash request waits for an answer: a server that
 // knows no node runs says so at once (no responders), so only a node that
 // is running but stuck makes it wait.
@@ -134,6 +140,7 @@ struct bus::state {
 
 namespace {
 
+// snippet: bus-on_message
 // The library ends every payload it receives with a 0 of its own
 // (natsMsg_GetData), which makes it a message as a router holds one: the
 // payload and its 0, passed on without a copy.
@@ -156,6 +163,7 @@ void on_message(natsConnection*, natsSubscription* sub, natsMsg* msg, void* c) {
     }
     natsMsg_Destroy(msg);
 }
+// snippet-end
 
 void on_claim(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
     if (const char* reply = natsMsg_GetReply(msg); reply != nullptr) {
@@ -212,6 +220,8 @@ bus::bus(const options& opts, frame_handler on_frame)
              "options");
     st.check(natsOptions_SetMaxReconnect(st.opts, -1), "options");
     st.check(natsOptions_SetReconnectWait(st.opts, reconnect_wait_ms),
+             "options");
+    st.check(natsOptions_SetWriteDeadline(st.opts, write_deadline_ms),
              "options");
     st.check(natsOptions_SetDisconnectedCB(st.opts, on_disconnected, &st),
              "options");
@@ -289,6 +299,12 @@ void bus::close() {
     }
 }
 
+// snippet: bus-publish
+// The loop's side. While the library reconnects, a frame is dropped here,
+// counted, rather than queued behind an outage of unknown length. The
+// library copies the frame into its buffer, which its own thread flushes;
+// it writes here only when that buffer is full, and then waits for the
+// socket at most write_deadline_ms.
 void bus::publish(client_id from, client_id dest, std::string_view message) {
     state& st = *state_;
     if (!st.up.load(std::memory_order_relaxed)) {
@@ -303,6 +319,7 @@ void bus::publish(client_id from, client_id dest, std::string_view message) {
         drop(from, dest, natsStatus_GetText(s));
     }
 }
+// snippet-end
 
 void bus::publish_parcel(std::span<const char> parcel) {
     unpack_frames(parcel,

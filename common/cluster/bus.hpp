@@ -17,8 +17,9 @@
 //
 // Delivery is NATS core's: at most once. While the connection is down the
 // library reconnects for ever; publish() drops, counts and logs (the first
-// 10, then every 1000th) frames meanwhile, so the router's own clients
-// are never held up by the bus.
+// 10, then every 1000th) frames meanwhile, so an outage never holds up the
+// router's own clients; a server that stops reading holds up the reactor
+// that publishes for 1 s at most.
 #pragma once
 
 #include <atomic>
@@ -67,7 +68,9 @@ class bus {
 
     // A frame from local client `from` to `dest`, a client of another
     // node, `message` its payload and its 0: published, or dropped (bus
-    // down, too large), counted and logged. Never blocks on the network.
+    // down, too large, a server that took nothing for 1 s), counted and
+    // logged. Waits for the network only when the library's buffer is
+    // full, for 1 s at most (bus.cpp, write_deadline_ms).
     void publish(client_id from, client_id dest, std::string_view message);
 
     // Every frame of `parcel` (common/reactor/parcel.hpp), in order.

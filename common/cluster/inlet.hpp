@@ -40,6 +40,7 @@ class inlet {
           parcels_(inboxes_.size()),
           shard_of_(shard_of) {}
 
+    // snippet: cluster-inlet
     // The bus's frame_handler.
     void operator()(client_id from,
                     client_id dest,
@@ -57,6 +58,7 @@ class inlet {
             }
         }
     }
+    // snippet-end
 
   private:
     void hand_over(unsigned shard) {

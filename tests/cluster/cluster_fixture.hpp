@@ -16,10 +16,13 @@
 
 namespace testing {
 
+// Node k runs 1, 2 or 3 shards (--threads), by turns: a frame crosses
+// between routers of different shapes.
 inline common::options node_options(const nats_server& bus, unsigned node) {
     auto o = test_options();
     o.cluster = bus.url();
     o.node = node;
+    o.threads = 1 + node % 3;
     return o;
 }
 
