@@ -153,7 +153,7 @@ TEST_CASE("a bus that cannot be reached, or carries less than --max-frame",
     CHECK_NOTHROW(bus(o, ignore));
 }
 
-TEST_CASE("the bus down: frames dropped and counted; back: they flow",
+TEST_CASE("the bus down: frames dropped and counted, and back: they flow",
           "[cluster][bus]") {
     nats_server server;
     collector at1;

@@ -36,8 +36,9 @@ common::parse_result parse(const common::variant_info& info,
 
 }  // namespace
 
-TEST_CASE("--cluster and --node parse; absent, the router runs alone",
-          "[cluster][options]") {
+TEST_CASE(
+    "the options --cluster and --node parse, and absent, the router runs alone",
+    "[cluster][options]") {
     auto alone = parse(reactor, {});
     REQUIRE(alone.opts);
     CHECK(alone.opts->cluster.empty());
