@@ -7,8 +7,8 @@
 # "<test> - <variant>_t<N>::server" and labelled `shards` and
 # `variant=<variant>_t<N>`: `ctest -L shards` runs only them.
 #
-# As in minimal.cmake, this executable finds the variants.hpp generated
-# from shards_variants.hpp.in first (its shards/ build directory). The
+# As in minimal.cmake, this executable finds the header generated from
+# shards_variants.hpp.in first (in its shards/ build directory). The
 # smoke tests are left out: they run the executables as a user would,
 # with no --threads, which the reactors' own rows already do.
 set(SHARDS_DECLARATIONS "")

@@ -18,6 +18,8 @@ STYLE = {
     "csp_channel_per_writer": dict(color="#bcbd22", marker="D"),
     "reactor_handrolled": dict(color="#1f77b4", marker="^"),
     "reactor_select": dict(color="#17becf", marker="v"),
+    "reactor_handrolled_t2": dict(color="#1f77b4", linestyle="--",
+                                  marker="^"),
     LIMIT: dict(color="black", linestyle="--", linewidth=2.5, marker=""),
     REDIS: dict(color="#7f7f7f", linestyle=":", linewidth=2, marker="x"),
     NATS: dict(color="#8c564b", linestyle="-.", linewidth=2, marker="+"),

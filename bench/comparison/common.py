@@ -18,13 +18,18 @@ VARIANTS = [m[0] for m in _MODELS]
 REACTORS = [m[0] for m in _MODELS if m[1] == "reactor"]
 # The models that queue for a slow reader, up to --max-pending.
 QUEUING = [m[0] for m in _MODELS if m[2] == "queuing"]
+# Rows that run a variant's binary with --threads: the reactors' shards
+# (docs/08-past-one-core.md). name: (binary, shards).
+SHARDED_ROWS = {"reactor_handrolled_t2": ("reactor_handrolled", 2)}
 LIMIT = "limit"   # the epoll forwarder
 REDIS = "redis"
 NATS = "nats"
 PEERS = [REDIS, NATS]   # real-world servers, driven through an adapter
 PROTOCOL = {REDIS: "redis", NATS: "nats"}   # loadgen's; the rest: router
 LABEL = {LIMIT: "limit line (bare epoll)", REDIS: "Redis 7 pub/sub (peer)",
-         NATS: "NATS 2.9 core pub/sub (peer)"}
+         NATS: "NATS 2.9 core pub/sub (peer)",
+         **{row: f"{binary} --threads {n}"
+            for row, (binary, n) in SHARDED_ROWS.items()}}
 
 
 def say(*args):

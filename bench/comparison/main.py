@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 
-from . import (against, charts, options, servers as srv, summary,
+from . import (against, charts, options, servers as srv, shards, summary,
                syscalls_only)
 from .common import LOG_DIR, ROOT, VARIANTS, say
 from .findings import targets
@@ -33,6 +33,8 @@ def main(argv=None):
         return against.run(config)
     if config.syscalls_only:
         return syscalls_only.run(config)
+    if config.shards_only:
+        return shards.run(config)
     started = time.monotonic()
     results = measure(config)
     drew = write_outputs(results, save=True)

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 import os
 
-from .common import LIMIT, NATS, PEERS, REDIS, ROOT, VARIANTS
+from .common import LIMIT, NATS, PEERS, REDIS, ROOT, SHARDED_ROWS, VARIANTS
 
 
 def parser():
@@ -17,7 +17,8 @@ def parser():
                     help="smoke run in under a minute (1 run per cell, "
                     "fewer cells), written to build/bench-quick/")
     ap.add_argument("--variants", help="comma-separated list: any of "
-                    + ", ".join(VARIANTS + [LIMIT] + PEERS))
+                    + ", ".join(VARIANTS + list(SHARDED_ROWS) + [LIMIT]
+                                + PEERS))
     ap.add_argument("--reps", type=int, help="runs per cell (default 5)")
     ap.add_argument("--duration", type=float, default=1.5,
                     help="measured seconds per throughput/scale run")
@@ -51,6 +52,11 @@ def parser():
                     "throughput cell (--quick: 8 and 64 pairs x 16 B); "
                     "writes OUT/syscalls.md and syscalls.json, which a "
                     "results.md without counts of its own includes")
+    ap.add_argument("--shards-only", action="store_true",
+                    help="only the runs of the reactors' shards: --threads 1 "
+                    "against --threads 2 with every pair on one shard and "
+                    "with every pair across two; writes OUT/shards.md and "
+                    "shards.json, which results.md includes")
     ap.add_argument("--against", metavar="REV[,REV...]",
                     help="before/after: build the servers at each REV and "
                     "run them interleaved with this tree's; writes "
@@ -93,6 +99,7 @@ class Config:
     profile: bool
     syscalls: bool
     syscalls_only: bool
+    shards_only: bool
     against: str | None
     out: str
     replot: bool
@@ -133,7 +140,8 @@ def parse(argv=None):
     default_out = ("build/bench-against" if args.against
                    else "build/bench-quick" if args.quick else "docs")
     servers = wanted(args)
-    unknown = [v for v in servers if v not in VARIANTS + [LIMIT] + PEERS]
+    unknown = [v for v in servers
+               if v not in VARIANTS + list(SHARDED_ROWS) + [LIMIT] + PEERS]
     if unknown:
         ap.error(f"unknown variant(s): {', '.join(unknown)}")
     fields = {f.name for f in dataclasses.fields(Config)}
@@ -150,4 +158,4 @@ def wanted(args):
         return args.variants.split(",")
     peers = [p for p, off in ((REDIS, args.no_redis), (NATS, args.no_nats))
              if not off]
-    return VARIANTS + [LIMIT] + peers
+    return VARIANTS + list(SHARDED_ROWS) + [LIMIT] + peers

@@ -29,6 +29,7 @@ def write_report(results):
              + copies_section(results)
              + profile_section(results.profile)
              + parser_section(results.parser)
+             + shards_section(results.config.out)
              + against_section(results.config.out)
              + anomalies_section(results))
     return "\n".join(lines) + "\n"
@@ -395,6 +396,24 @@ def parser_section(micro):
         L.append(f"| {size} | {fmt(gb(p), 2)} | {fmt(gb(m), 2)} | "
                  f"{fmt(gb(mm), 2)} | {fmt(ratio(p, mm), 2, 'x')} |")
     return L
+
+
+def shards_section(out):
+    """OUT/shards.md (bench/compare --shards-only), if there is one, as a
+    section: its title dropped; its first line says when and at which
+    commit."""
+    path = os.path.join(out, "shards.md")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        lines = f.read().rstrip("\n").splitlines()
+    body = [ln for ln in lines if not ln.startswith("# ")]
+    while body and not body[0].strip():
+        body.pop(0)
+    return ["\n## Past one core: frames across shards (`shards.md`)\n",
+            "From a separate run that measured only the reactors' shards "
+            "(`bench/compare --shards-only`); the next line gives its "
+            "date, commit and machine.\n"] + body
 
 
 def against_section(out):

@@ -24,6 +24,8 @@ def loadgen_command(name, cell, config, server):
         cmd += ["--window", str(config.window)]
     if cell.get("idle"):
         cmd += ["--idle", str(cell["idle"])]
+    if cell.get("pair_stride"):
+        cmd += ["--pair-stride", str(cell["pair_stride"])]
     if cell.get("slow"):
         cmd += ["--slow-client", "--flood-bytes",
                 str(int(config.flood_mb * 2**20))]

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from .common import (BIN, BUILD, LIMIT, LOG_DIR, NATS, PROTOCOL, REDIS,
-                     ROOT, VARIANTS, say)
+                     ROOT, SHARDED_ROWS, VARIANTS, say)
 
 # The peers: Debian's binaries, each started on a free port of our own (a
 # package's service, if running, keeps its default port).
@@ -70,8 +70,10 @@ def choose(config):
     the limit line, which is in every chart."""
     servers = []
     for v in config.wanted:
-        if v in VARIANTS and not os.path.exists(os.path.join(BIN, v)):
-            say(f"skipping {v}: build/bin/{v} is missing (not in this tree?)")
+        exe = SHARDED_ROWS.get(v, (v,))[0]
+        if exe in VARIANTS and not os.path.exists(os.path.join(BIN, exe)):
+            say(f"skipping {v}: build/bin/{exe} is missing "
+                "(not in this tree?)")
         elif v in PEER_BINARY:
             path = shutil.which(PEER_BINARY[v])
             if path is None:
@@ -142,9 +144,14 @@ class Server:
                 stdout=subprocess.DEVNULL, stderr=self.log)
             wait_for_port(self.port, self.proc, PEER_BINARY[name])
             return
+        binary, shards = SHARDED_ROWS.get(name, (name, None))
         exe = os.path.join(bin_dir or BIN,
-                           "epoll_forwarder" if name == LIMIT else name)
+                           "epoll_forwarder" if name == LIMIT else binary)
         cmd = [exe, "--port", "0", "--max-pending", str(config.max_pending)]
+        if cell and cell.get("threads"):
+            shards = cell["threads"]   # shards.py's runs
+        if shards:
+            cmd += ["--threads", str(shards)]
         if cell and cell.get("write_timeout"):
             cmd += ["--write-timeout", str(cell["write_timeout"])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,

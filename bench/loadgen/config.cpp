@@ -19,7 +19,7 @@ void usage_error(const std::string& what) {
                  "  [--batch N]\n"
                  "  [--duration S] [--warmup S] [--idle K] [--slow-client]\n"
                  "  [--flood-bytes B] [--server-pid PID] [--stall-after S]\n"
-                 "  [--mark-window]\n";
+                 "  [--mark-window] [--pair-stride S]\n";
     std::exit(2);
 }
 
@@ -100,6 +100,8 @@ bool apply(config& c, std::string_view a, args& in) {
         c.connect_timeout = num();
     } else if (a == "--mark-window") {
         c.mark_window = true;
+    } else if (a == "--pair-stride") {
+        c.pair_stride = unsigned(num());
     } else {
         return false;
     }

@@ -37,6 +37,12 @@ struct config {
     // window starts and ends, so that a tool counting the server's system
     // calls (bench/comparison/syscalls.py) counts over the same window.
     bool mark_window = false;
+    // Router only: unless 0, partners are chosen by the ids the server
+    // gave, not by connect order: sorted by id, in blocks of 2S, the j-th
+    // pairs with the (j+S)-th. With the reactors' --threads N (shard:
+    // id % N) and ids 0..2P-1, stride 1 puts every pair across two shards,
+    // stride N on one (bench/comparison/shards.py).
+    unsigned pair_stride = 0;
 };
 
 // Parses and checks the command line; exits with status 2 and the usage on

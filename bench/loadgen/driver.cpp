@@ -1,5 +1,6 @@
 #include "driver.hpp"
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <cstring>
 #include <iostream>
@@ -69,7 +70,27 @@ void driver::start() {
     });
 }
 
+// --pair-stride: partners by the ids the server gave (config.hpp). The
+// payload names its sender by index, which the partners keep.
+void driver::pair_by_id() {
+    const unsigned stride = cfg_.pair_stride;
+    if (stride == 0 || pairs_.size() % (2 * stride) != 0) {
+        return;
+    }
+    auto by_id = pairs_;
+    std::sort(by_id.begin(), by_id.end(), [](client* a, client* b) {
+        return a->addr.id < b->addr.id;
+    });
+    for (std::size_t block = 0; block < by_id.size(); block += 2 * stride) {
+        for (std::size_t j = block; j < block + stride; ++j) {
+            by_id[j]->partner = by_id[j + stride];
+            by_id[j + stride]->partner = by_id[j];
+        }
+    }
+}
+
 void driver::begin_run() {
+    pair_by_id();
     phase_ = phase::warmup;
     run_start_ = steady::now();
     measure_start_ = run_start_ + seconds(cfg_.warmup);

@@ -38,6 +38,7 @@ class driver {
     enum class phase { connecting, warmup, measure, drain, done };
 
     void make_clients();
+    void pair_by_id();
     void begin_run();
     void open_window();
     std::uint64_t ns_since_start(steady::time_point t) const {
