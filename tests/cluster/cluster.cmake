@@ -28,6 +28,7 @@ add_executable(cluster_tests
     cluster/bus_test.cpp
     cluster/cluster_options_test.cpp
     cluster/inlet_test.cpp
+    cluster/core_remote_test.cpp
     cluster/cluster_test.cpp
     cluster/cluster_process_test.cpp
     stress/swarm.cpp
