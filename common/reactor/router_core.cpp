@@ -26,7 +26,7 @@ router_core::router_core(std::size_t max_frame,
       frame_timeout_(frame_timeout),
       ids_(id_jump),
       shard_(shard),
-      outlets_(shard.count > 1 || shard.clustered ? shard.count : 0) {}
+      outlets_(shard.count > 1 ? shard.count : 0) {}
 
 // A closed client has left the table, but its driver holds its socket
 // under its id until it takes the closure (poll_close), maybe after a

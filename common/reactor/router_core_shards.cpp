@@ -115,6 +115,9 @@ void router_core::handle_refused(unsigned shard, std::vector<char>&& parcel) {
 }
 
 void router_core::handle_room(unsigned shard) {
+    if (shard >= outlets_.size()) {
+        return;  // one shard: nothing is ever forwarded
+    }
     outlet& o = outlets_[shard];
     if (o.waiting && !std::exchange(o.listed, true)) {
         to_forward_.push_back(shard);
