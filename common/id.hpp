@@ -23,6 +23,34 @@ inline client_id decode_id(const char* p) {
     return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
 
+// snippet: node-ids
+// Cluster mode (docs/protocol.md, "Cluster mode"): an id's top 8 bits
+// name the node whose client it is, so any router finds an id's node from
+// the id alone, without knowing how many nodes there are: nodes join and
+// leave without the others being told. Node 0's ids are those of a router
+// running alone, from 0 up; a node's counter wraps within its 2^24 ids.
+// Without --cluster a counter hands out every u32 (all_ids), as ever.
+inline constexpr unsigned node_bits = 8;
+inline constexpr unsigned max_nodes = 1u << node_bits;
+
+constexpr unsigned node_of(client_id id) {
+    return id >> (32 - node_bits);
+}
+
+// The ids a counter hands out: [first, last].
+struct id_range {
+    client_id first = 0;
+    client_id last = 0xFFFFFFFF;
+};
+
+inline constexpr id_range all_ids{};
+
+constexpr id_range node_ids(unsigned node) {
+    const client_id first = client_id{node} << (32 - node_bits);
+    return {first, first + ((client_id{1} << (32 - node_bits)) - 1)};
+}
+// snippet-end
+
 // Hands out ids in accept order, from 0. After 2^32 accepts the counter
 // wraps, and from then on an id still in use is skipped: two connected
 // clients never share an id (a newcomer with a live client's id would be
@@ -33,14 +61,17 @@ inline client_id decode_id(const char* p) {
 class id_counter {
   public:
     // `jump`, for tests only (options::id_jump): the id handed out second.
-    explicit id_counter(client_id jump = 0) : jump_(jump) {}
+    // `range`: a node's ids in cluster mode (node_ids), from its first.
+    explicit id_counter(client_id jump = 0, id_range range = all_ids)
+        : next_(range.first), jump_(jump), range_(range) {}
 
     template <class InUse>
     client_id next(const InUse& in_use) {
         while (in_use(next_)) {
-            ++next_;
+            advance();
         }
-        const client_id id = next_++;
+        const client_id id = next_;
+        advance();
         if (jump_ != 0) {
             next_ = std::exchange(jump_, 0);
         }
@@ -48,8 +79,11 @@ class id_counter {
     }
 
   private:
-    client_id next_ = 0;
+    void advance() { next_ = next_ == range_.last ? range_.first : next_ + 1; }
+
+    client_id next_;
     client_id jump_;
+    id_range range_;
 };
 
 // An id_counter that keeps the set of ids in use itself, for the models
@@ -60,7 +94,8 @@ class id_counter {
 // Not thread-safe: the model guards it as it guards its table.
 class id_pool {
   public:
-    explicit id_pool(client_id jump = 0) : counter_(jump) {}
+    explicit id_pool(client_id jump = 0, id_range range = all_ids)
+        : counter_(jump, range) {}
 
     client_id take() {
         const client_id id =

@@ -7,6 +7,8 @@
 #include <limits>
 #include <thread>
 
+#include "id.hpp"
+
 namespace common {
 
 unsigned options::thread_count() const {
@@ -63,12 +65,37 @@ bool is_host_name(std::string_view text) {
     return true;
 }
 
+// What --cluster takes: nats://HOST:PORT, HOST a name or an address (an
+// IPv6 one in brackets). Checked here so that a typo is a command-line
+// error (exit 2), not a server that cannot be reached (exit 1).
+bool is_nats_url(std::string_view url) {
+    if (!url.starts_with("nats://")) {
+        return false;
+    }
+    url.remove_prefix(7);
+    const auto colon = url.rfind(':');
+    if (colon == url.npos) {
+        return false;
+    }
+    std::string_view host = url.substr(0, colon);
+    std::uint16_t port = 0;
+    if (!parse_number<std::uint16_t>(url.substr(colon + 1), port, 1, 65535)) {
+        return false;
+    }
+    if (host.starts_with('[') && host.ends_with(']')) {
+        host = host.substr(1, host.size() - 2);
+        return host.find(':') != host.npos && is_ip_address(host);
+    }
+    return is_ip_address(host) || is_host_name(host);
+}
+
 }  // namespace
 
 parse_result parse_command_line(int argc,
                                 const char* const* argv,
                                 const variant_info& info) {
     options o;
+    bool has_node = false;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string_view value;
@@ -148,9 +175,26 @@ parse_result parse_command_line(int argc,
                 !parse_number<unsigned>(value, o.threads, 1, 1024)) {
                 return bad("expects a number of threads from 1 to 1024");
             }
+        } else if (arg == "--cluster") {
+            if (!info.clusters) {
+                return bad("does not apply: only the two reactors cluster");
+            }
+            if (!take_value() || !is_nats_url(value)) {
+                return bad("expects a NATS URL, nats://HOST:PORT");
+            }
+            o.cluster = value;
+        } else if (arg == "--node") {
+            if (!take_value() ||
+                !parse_number<unsigned>(value, o.node, 0, max_nodes - 1)) {
+                return bad("expects a node number from 0 to 255");
+            }
+            has_node = true;
         } else {
             return bad("unknown option");
         }
+    }
+    if (has_node && o.cluster.empty()) {
+        return parse_result{{}, "--node: applies only with --cluster"};
     }
     return {o, {}};
 }
@@ -161,6 +205,9 @@ std::string usage(const variant_info& info) {
          " [--bind ADDR] [--port N] [--max-frame BYTES]\n"
          "       [--max-pending BYTES] [--write-timeout MS] [--threads N]\n"
          "       [--max-clients N] [--frame-timeout MS]";
+    if (info.clusters) {
+        u += "\n       [--cluster nats://HOST:PORT [--node K]]";
+    }
     if (!info.demo_flag.empty()) {
         u += " [" + std::string(info.demo_flag) + "]";
     }
@@ -222,6 +269,18 @@ std::string usage(const variant_info& info) {
             "                       for this long is disconnected (default "
             "30000;\n"
             "                       0: no deadline)\n";
+    }
+    if (info.clusters) {
+        u += "  --cluster URL        join the routers on the NATS server at "
+             "URL\n"
+             "                       (nats://HOST:PORT): a frame to a client "
+             "of another\n"
+             "                       node crosses the bus, at most once "
+             "(default: alone)\n"
+             "  --node K             this router's node, 0 to 255, unique on "
+             "the bus: its\n"
+             "                       ids are K * 2^24 on, in accept order "
+             "(default 0)\n";
     }
     if (!info.demo_flag.empty()) {
         u += "  " + std::string(info.demo_flag) + "\n      " +

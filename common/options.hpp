@@ -22,6 +22,9 @@ struct variant_info {
     // Does --threads set the number of reactors, one per thread, each
     // owning a shard of the clients (default 1)? The two reactors.
     bool sharded = false;
+    // Does --cluster apply? The reactors only (docs/protocol.md, "Cluster
+    // mode"): the NATS connection is one more event source of their loop.
+    bool clusters = false;
     // A minimal version (<variant>/minimal.cpp): it takes the limits'
     // options, so that one command line drives every binary, and ignores
     // them, which --help says instead of describing them.
@@ -50,6 +53,11 @@ struct options {
     // before it is closed; zero: no deadline.
     std::size_t max_clients = 10000;
     std::chrono::milliseconds frame_timeout{30000};
+    // Cluster mode (docs/protocol.md, "Cluster mode"): the NATS server's
+    // URL, empty when the router runs alone, and this router's node, which
+    // names its ids (common::node_ids).
+    std::string cluster;
+    unsigned node = 0;
     bool demo = false;  // the variant's demonstration flag was given
     bool help = false;
     // For tests only, set by no command-line option: unless 0, the id

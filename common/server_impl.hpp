@@ -46,6 +46,12 @@ void server<Router, Info>::start() {
 template <class Router, const variant_info& Info>
 void server<Router, Info>::stop() {
     if (rt_) {
+        // The reactors in cluster mode leave the bus first, while their
+        // loops still take what its thread hands them
+        // (common/reactor/shards.hpp).
+        if constexpr (requires { rt_->router->leave(); }) {
+            rt_->router->leave();
+        }
         rt_->threads.stop();  // no handler runs after this
         // The reactors' other shards run on threads of their own
         // (common/reactor/shards.hpp).

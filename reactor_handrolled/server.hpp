@@ -16,6 +16,7 @@ inline constexpr common::variant_info info{
     .demo_flag = "",
     .demo_help = "",
     .sharded = true,
+    .clusters = true,
 };
 
 class router;

@@ -21,6 +21,7 @@ inline constexpr common::variant_info info{
         "race async_read_some instead of readiness: a read that loses the "
         "race may already have taken bytes, which are lost",
     .sharded = true,
+    .clusters = true,
 };
 
 class router;

@@ -152,22 +152,31 @@ bool read_more(int fd, std::string& buf, clock::time_point deadline) {
     buf.append(tmp, static_cast<std::size_t>(n));
     return true;
 }
-}  // namespace
 
-std::string process::read_stdout_line(clock::duration within) {
+// One line from fd, through buf (what was read past it).
+std::string read_line(int fd, std::string& buf, clock::duration within) {
     const auto deadline = clock::now() + within;
     for (;;) {
-        if (auto nl = out_buf_.find('\n'); nl != std::string::npos) {
-            auto line = out_buf_.substr(0, nl);
-            out_buf_.erase(0, nl + 1);
+        if (auto nl = buf.find('\n'); nl != std::string::npos) {
+            auto line = buf.substr(0, nl);
+            buf.erase(0, nl + 1);
             return line;
         }
-        if (!read_more(out_, out_buf_, deadline)) {
-            auto rest = std::move(out_buf_);
-            out_buf_.clear();
+        if (!read_more(fd, buf, deadline)) {
+            auto rest = std::move(buf);
+            buf.clear();
             return rest;
         }
     }
+}
+}  // namespace
+
+std::string process::read_stdout_line(clock::duration within) {
+    return read_line(out_, out_buf_, within);
+}
+
+std::string process::read_stderr_line(clock::duration within) {
+    return read_line(err_, err_buf_, within);
 }
 
 std::string process::read_stdout_all(clock::duration within) {
@@ -181,7 +190,8 @@ std::string process::read_stdout_all(clock::duration within) {
 
 std::string process::read_stderr_all(clock::duration within) {
     const auto deadline = clock::now() + within;
-    std::string all;
+    std::string all = std::move(err_buf_);
+    err_buf_.clear();
     while (read_more(err_, all, deadline)) {
     }
     return all;

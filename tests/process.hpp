@@ -34,6 +34,9 @@ class process {
 
     // One line of stdout (without the newline), or timeout_error.
     std::string read_stdout_line(clock::duration within = patience);
+    // One line of stderr (without the newline), or timeout_error: for a
+    // child that says on stderr when it is ready (nats-server).
+    std::string read_stderr_line(clock::duration within = patience);
     // All stdout until the child closes it, or timeout_error.
     std::string read_stdout_all(clock::duration within = patience);
     // All stderr until the child closes it, or timeout_error.
@@ -47,7 +50,7 @@ class process {
   private:
     pid_t pid_ = -1;
     int out_ = -1, err_ = -1, in_ = -1;
-    std::string out_buf_;
+    std::string out_buf_, err_buf_;
     std::optional<int> status_;
 };
 

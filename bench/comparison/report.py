@@ -30,6 +30,7 @@ def write_report(results):
              + profile_section(results.profile)
              + parser_section(results.parser)
              + shards_section(results.config.out)
+             + cluster_section(results.config.out)
              + against_section(results.config.out)
              + anomalies_section(results))
     return "\n".join(lines) + "\n"
@@ -398,11 +399,11 @@ def parser_section(micro):
     return L
 
 
-def shards_section(out):
-    """OUT/shards.md (bench/compare --shards-only), if there is one, as a
-    section: its title dropped; its first line says when and at which
-    commit."""
-    path = os.path.join(out, "shards.md")
+def included_section(out, name, heading, intro):
+    """OUT/NAME, written by a separate run, if there is one, as a section
+    under `heading`: its title dropped; its first line says when, at which
+    commit and on which machine."""
+    path = os.path.join(out, name)
     if not os.path.exists(path):
         return []
     with open(path) as f:
@@ -410,10 +411,25 @@ def shards_section(out):
     body = [ln for ln in lines if not ln.startswith("# ")]
     while body and not body[0].strip():
         body.pop(0)
-    return ["\n## Past one core: frames across shards (`shards.md`)\n",
-            "From a separate run that measured only the reactors' shards "
-            "(`bench/compare --shards-only`); the next line gives its "
-            "date, commit and machine.\n"] + body
+    return [f"\n## {heading} (`{name}`)\n", intro + "\n"] + body
+
+
+def shards_section(out):
+    """OUT/shards.md (bench/compare --shards-only)."""
+    return included_section(
+        out, "shards.md", "Past one core: frames across shards",
+        "From a separate run that measured only the reactors' shards "
+        "(`bench/compare --shards-only`); the next line gives its "
+        "date, commit and machine.")
+
+
+def cluster_section(out):
+    """OUT/cluster.md (bench/cluster-cost)."""
+    return included_section(
+        out, "cluster.md", "Past one machine: frames across the bus",
+        "From a separate run of `bench/cluster-cost`: two routers of a "
+        "cluster and a nats-server beside NATS alone, on the same load; "
+        "the next line gives its date, commit and machine.")
 
 
 def against_section(out):

@@ -12,8 +12,8 @@ namespace loadgen {
 
 void usage_error(const std::string& what) {
     std::cerr << "loadgen: " << what << "\n"
-              << "usage: loadgen [--host H] [--port N] [--protocol "
-                 "router|redis|nats]\n"
+              << "usage: loadgen [--host H] [--port N] [--partner-port N]\n"
+                 "  [--protocol router|redis|nats]\n"
                  "  [--pairs N] [--size BYTES] [--window N | --rate "
                  "FRAMES_PER_S]\n"
                  "  [--batch N]\n"
@@ -68,6 +68,8 @@ bool apply(config& c, std::string_view a, args& in) {
         c.host = in.value(a);
     } else if (a == "--port") {
         c.port = std::uint16_t(num());
+    } else if (a == "--partner-port") {
+        c.partner_port = std::uint16_t(num());
     } else if (a == "--protocol") {
         c.protocol = parse_protocol(in.value(a));
     } else if (a == "--pairs") {

@@ -12,6 +12,10 @@ enum class protocol_kind { router, redis, nats };
 struct config {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
+    // Unless 0: the second client of each pair connects here instead, to
+    // another router of a cluster (--cluster), so every frame crosses the
+    // bus.
+    std::uint16_t partner_port = 0;
     protocol_kind protocol = protocol_kind::router;
     unsigned pairs = 8;
     std::size_t size = 64;  // payload bytes, the terminating 0 not counted

@@ -49,7 +49,10 @@ asio::awaitable<void> connector::connect_some() {
 }
 
 asio::awaitable<std::string> connector::setup(client& c) {
-    tcp::endpoint ep(asio::ip::make_address(cfg_.host), cfg_.port);
+    const bool partner_side =
+        cfg_.partner_port != 0 && c.kind == role::pair && c.index % 2 == 1;
+    tcp::endpoint ep(asio::ip::make_address(cfg_.host),
+                     partner_side ? cfg_.partner_port : cfg_.port);
     auto [ec] =
         co_await c.sock.async_connect(ep, asio::as_tuple(asio::use_awaitable));
     if (ec) {

@@ -27,7 +27,9 @@
 //
 // --protocol redis drives a Redis 7 server instead, and --protocol nats a
 // NATS server, each through an adapter: each client subscribes to its own
-// channel (subject) and publishes to its partner's.
+// channel (subject) and publishes to its partner's. --partner-port P
+// connects the second client of each pair to port P: another router of a
+// cluster (--cluster), so that every frame crosses the bus.
 //
 // The parts: config (command line), payload (encoding and check), histogram,
 // protocol (the interface) with router_protocol, redis_protocol (and resp3)

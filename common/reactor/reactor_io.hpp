@@ -100,13 +100,14 @@ class reactor_io {
           shards_(shard),
           admission_(shard.group ? shard.group->clients : own_admission_),
           own_admission_(opts.max_clients),
-          core_(opts.max_frame,
-                opts.max_pending,
-                opts.write_timeout,
-                router_core::small_frame,
-                opts.frame_timeout,
-                opts.id_jump,
-                {shard.count(), shard.index}) {
+          core_(
+              opts.max_frame,
+              opts.max_pending,
+              opts.write_timeout,
+              router_core::small_frame,
+              opts.frame_timeout,
+              opts.id_jump,
+              {shard.count(), shard.index, !opts.cluster.empty(), opts.node}) {
         static_assert(reactor_waiter<Waiter, connection>,
                       "a reactor's router defines every hook of "
                       "common::reactor_waiter, as public members");
@@ -321,13 +322,15 @@ class reactor_io {
     // snippet-end
 
     // The frames for other shards handed over, and the clients no longer
-    // held for them resumed (common/reactor/shards.hpp, shard_link).
+    // held for them resumed (common/reactor/shards.hpp, shard_link); in
+    // cluster mode, those for other nodes published on the bus.
     void forward() {
         shards_.forward(core_, [this](client_id id) {
             if (auto it = conns_.find(id); it != conns_.end()) {
                 waiter().resume_reading(id, it->second);
             }
         });
+        shards_.publish(core_);
     }
 
     // An error on one connection ends that connection only. Destroying the

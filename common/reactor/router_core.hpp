@@ -111,11 +111,16 @@
 
 namespace common {
 
-// Which ids a core owns: those with id % count == index.
+// Which ids a core owns: those with id % count == index; in cluster mode
+// (docs/protocol.md, "Cluster mode"), of those, the ids of its node.
 struct shard_place {
     unsigned count = 1;
     unsigned index = 0;
+    bool clustered = false;
+    unsigned node = 0;
     static unsigned of(client_id id, unsigned count) { return id % count; }
+    // A client of another router: its frames go out on the bus.
+    bool remote(client_id id) const { return clustered && node_of(id) != node; }
 };
 
 class router_core {
@@ -292,8 +297,18 @@ class router_core {
     void poll_resumed(std::vector<client_id>& out);
 
     bool owns(client_id id) const {
-        return shard_.count == 1 ||
-               shard_place::of(id, shard_.count) == shard_.index;
+        return !shard_.remote(id) &&
+               (shard_.count == 1 ||
+                shard_place::of(id, shard_.count) == shard_.index);
+    }
+
+    // Cluster mode: the frames for clients of other nodes (of other
+    // routers) since the last call, packed as a parcel (parcel.hpp),
+    // appended to `out`, for the driver to publish on the bus. Nothing
+    // holds them back: the bus takes or drops them (common/cluster/bus.hpp).
+    void take_remote(std::vector<char>& out) {
+        out.insert(out.end(), remote_.begin(), remote_.end());
+        remote_.clear();
     }
 
     // --- Inspection (tests, fuzzer) ---
@@ -373,6 +388,7 @@ class router_core {
                  std::string_view message,
                  time_point now);
     void forward(client_id from, client_id dest, std::string_view message);
+    void go_remote(client_id from, client_id dest, std::string_view message);
     void hold(client_id id, unsigned shard);
     void append(client& dest, std::string_view bytes);
     void release(client_id sender_id, client& sender);
@@ -409,6 +425,7 @@ class router_core {
     std::vector<outlet> outlets_;       // one per shard (this one's unused)
     std::vector<unsigned> to_forward_;  // for poll_forward()
     std::vector<client_id> resumed_;    // for poll_resumed()
+    std::vector<char> remote_;          // for take_remote()
 };
 
 // What a driver calls for poll_close(): the closures appended to `out`, as

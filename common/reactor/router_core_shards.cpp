@@ -17,6 +17,10 @@ namespace common {
 void router_core::forward(client_id from,
                           client_id dest,
                           std::string_view message) {
+    if (shard_.remote(dest)) {
+        go_remote(from, dest, message);
+        return;
+    }
     const unsigned shard = shard_place::of(dest, shard_.count);
     outlet& o = outlets_[shard];
     pack_frame(o.parcel, from, dest, message);
@@ -29,6 +33,19 @@ void router_core::forward(client_id from,
     } else if (!std::exchange(o.listed, true)) {
         to_forward_.push_back(shard);
     }
+}
+// snippet-end
+
+// snippet: router_core-remote
+// Cluster mode: a frame for a client of another router, in the order its
+// sender sent it, for the driver to publish at the end of the round
+// (take_remote). Nothing waits for room here: the bus takes a frame or
+// drops it, so no sender is ever held for another node.
+void router_core::go_remote(client_id from,
+                            client_id dest,
+                            std::string_view message) {
+    pack_frame(remote_, from, dest, message);
+    copies_.copied(message.size());
 }
 // snippet-end
 

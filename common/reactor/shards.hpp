@@ -10,7 +10,9 @@
 // of ids in use, which a shard tells when one is free.
 //
 // With --threads 1 (the default) there is one shard, no group, no inbox:
-// the reactor is the single-threaded one of chapters 4 and 5.
+// the reactor is the single-threaded one of chapters 4 and 5. In cluster
+// mode (--cluster, docs/09-past-one-machine.md) there is a group even for
+// one shard: the bus hands frames to the shards through their inboxes.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,8 @@
 #include <vector>
 
 #include "common/admission.hpp"
+#include "common/cluster/bus.hpp"
+#include "common/cluster/inlet.hpp"
 #include "common/counters.hpp"
 #include "common/id.hpp"
 #include "common/net.hpp"
@@ -45,7 +49,9 @@ inline constexpr std::size_t default_inbox_capacity = 1 << 20;
 class shard_group {
   public:
     shard_group(asio::io_context& first, const options& opts)
-        : clients(opts.max_clients), ids_(opts.id_jump) {
+        : clients(opts.max_clients),
+          ids_(opts.id_jump,
+               opts.cluster.empty() ? all_ids : node_ids(opts.node)) {
         const unsigned n = shard_count(opts);
         const std::size_t capacity = opts.inbox_capacity != 0
                                          ? opts.inbox_capacity
@@ -79,6 +85,9 @@ class shard_group {
     }
 
     admission clients;  // try_admit(): the acceptor's; left(): any shard's
+    // Cluster mode: the bus, once shard_set::start() has joined it, before
+    // any shard runs; every shard publishes on it. Null otherwise.
+    cluster::bus* bus = nullptr;
 
   private:
     std::vector<asio::io_context*> contexts_;  // [0]: the server's
@@ -186,6 +195,22 @@ class shard_link {
     }
     // snippet-end
 
+    // snippet: shard_link-publish
+    // Cluster mode, at the end of a round: the frames for clients of other
+    // nodes, published on the bus in the order they were routed. The bus
+    // never makes a shard wait: it takes a frame or drops it.
+    void publish(router_core& core) {
+        if (group_ == nullptr || group_->bus == nullptr) {
+            return;
+        }
+        core.take_remote(remote_);
+        if (!remote_.empty()) {
+            group_->bus->publish_parcel(remote_);
+            remote_.clear();
+        }
+    }
+    // snippet-end
+
     // A client's socket is closed: its id is free (after a wrap).
     void left(client_id id) {
         if (group_ != nullptr) {
@@ -204,6 +229,7 @@ class shard_link {
     std::vector<mail> mail_;            // for take_mail()
     std::vector<unsigned> forward_;     // for forward()
     std::vector<client_id> resumed_;    // for forward()
+    std::vector<char> remote_;          // for publish()
 };
 
 // snippet: shard_set
@@ -213,8 +239,8 @@ class shard_link {
 template <class Shard>
 class shard_set {
   public:
-    shard_set(asio::io_context& ioc, const options& opts) {
-        if (shard_count(opts) > 1) {
+    shard_set(asio::io_context& ioc, const options& opts) : opts_(opts) {
+        if (shard_count(opts) > 1 || !opts.cluster.empty()) {
             group_ = std::make_unique<shard_group>(ioc, opts);
         }
         for (unsigned i = 0; i < shard_count(opts); ++i) {
@@ -224,6 +250,7 @@ class shard_set {
         }
     }
     ~shard_set() {
+        leave();  // done already by common::server's stop()
         stop();
         shards_.clear();
     }
@@ -231,12 +258,22 @@ class shard_set {
     std::uint16_t port() const { return shards_[0]->port(); }
 
     void start() {
+        join_cluster();
         for (auto& s : shards_) {
             s->start();
         }
         for (unsigned i = 1; i < shards_.size(); ++i) {
             threads_.push_back(std::make_unique<io_threads>());
             threads_.back()->start(group_->context(i), 1);
+        }
+    }
+
+    // Cluster mode: leaves the bus, while every shard still runs. Before
+    // stop(): the bus's thread may be waiting for room in an inbox, which
+    // only a running shard makes.
+    void leave() {
+        if (bus_) {
+            bus_->close();
         }
     }
 
@@ -256,9 +293,30 @@ class shard_set {
     const copy_counter& copies() const { return totals_; }
 
   private:
+    // snippet: shard_set-join
+    // Cluster mode: the bus joined before any shard runs, its frames
+    // handed to the shard that owns their destination, through its inbox
+    // (common/cluster/inlet.hpp). A bus that cannot be joined throws
+    // cluster::bus_error: the server does not start.
+    void join_cluster() {
+        if (opts_.cluster.empty()) {
+            return;
+        }
+        std::vector<reactor_inbox*> inboxes;
+        for (unsigned i = 0; i < group_->count(); ++i) {
+            inboxes.push_back(&group_->inbox(i));
+        }
+        bus_ = std::make_unique<cluster::bus>(
+            opts_, cluster::inlet(std::move(inboxes), shard_place::of));
+        group_->bus = bus_.get();
+    }
+    // snippet-end
+
+    options opts_;
     std::unique_ptr<shard_group> group_;  // none with one shard
     std::vector<std::unique_ptr<Shard>> shards_;
     std::vector<std::unique_ptr<io_threads>> threads_;
+    std::unique_ptr<cluster::bus> bus_;  // cluster mode, once started
     copy_counter totals_;
     bool stopped_ = false;
 };

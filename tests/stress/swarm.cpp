@@ -31,7 +31,7 @@ swarm::~swarm() {
     }
 }
 
-std::size_t swarm::connect(int rcvbuf) {
+std::size_t swarm::connect(int rcvbuf, std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         fail_errno("socket");
@@ -42,7 +42,7 @@ std::size_t swarm::connect(int rcvbuf) {
     }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(port_);
+    addr.sin_port = htons(port != 0 ? port : port_);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         const int e = errno;

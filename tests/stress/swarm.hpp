@@ -36,8 +36,9 @@ class swarm {
     swarm& operator=(const swarm&) = delete;
 
     // Connects (the connect itself completes in the listen backlog, before
-    // the server accepts) and returns the new peer's index.
-    std::size_t connect(int rcvbuf = 0);
+    // the server accepts) and returns the new peer's index. To `port`, if
+    // not 0: another server's (a cluster's other node, tests/cluster/).
+    std::size_t connect(int rcvbuf = 0, std::uint16_t port = 0);
     peer& operator[](std::size_t i) { return *peers_[i]; }
     std::size_t size() const { return peers_.size(); }
 
