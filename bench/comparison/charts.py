@@ -214,7 +214,8 @@ def hol_memory_panel(ax, names, medians, max_pending):
         ax.hlines(b + bound, x - 0.45, x + 0.45, color="black",
                   linestyle=":")
     server_ticks(ax, names)
-    ax.set_ylim(0, 1.25 * max([b + bound for _, b in bounded] + peak + [1]))
+    # Headroom for the legend above the highest line or bar.
+    ax.set_ylim(0, 1.5 * max([b + bound for _, b in bounded] + peak + [1]))
     ax.set_ylabel("server peak RSS (MB)")
     ax.set_title("Memory while a client does not read")
     from matplotlib.lines import Line2D
