@@ -9,7 +9,8 @@ NATS 2.9 core pub/sub as real-world peers:
               delivered messages/s, MB/s, server CPU time per message
   latency     open loop at a fixed rate every variant sustains: p50/p99/p99.9
   hol         the same run plus a client that never reads, flooded with
-              --flood-mb: the others' throughput and p99 against the run
+              --flood-mb (past the hard limit of --max-pending, 4 x it):
+              the others' throughput and p99 against the run
               without it, whether they stalled, whether the slow client was
               disconnected; the server's peak RSS (memory)
   scale       8 active pairs with 0, 1000 and 10000 idle connections open:

@@ -3,8 +3,8 @@ only here, and only when a chart is drawn."""
 
 import os
 
-from .common import (LIMIT, NATS, QUEUING, REDIS, kb_mb, label, mostly,
-                     ratio)
+from .common import (LIMIT, NATS, QUEUING, REDIS, hard_limit, kb_mb, label,
+                     mostly, ratio)
 from .profile import CATEGORIES
 from .plan import idle_counts, thr_cells
 
@@ -204,17 +204,20 @@ def hol_memory_panel(ax, names, medians, max_pending):
            color=[STYLE[n]["color"] for n in names], edgecolor="black",
            label="with slow client")
     # An output limit bounds only the servers that queue for a slow reader
-    # with one: the queuing models and the limit line (--max-pending), and
-    # Redis (its client-output-buffer-limit, set to the same value). The
-    # blocking models and NATS get no line.
-    bound = 2 * max_pending / 2**20
+    # with one: the queuing models and the limit line (the hard limit of
+    # --max-pending), and Redis (its client-output-buffer-limit, set to the
+    # same values). The blocking models and NATS get no line. The bound is
+    # twice the hard limit: a buffer may be twice as large as what it holds
+    # (docs/protocol.md, "Limits").
+    bound = 2 * hard_limit(max_pending) / 2**20
     bounded = [(x, b) for x, (n, b) in enumerate(zip(names, base))
                if n in QUEUING or n in (LIMIT, REDIS)]
     for x, b in bounded:
         ax.hlines(b + bound, x - 0.45, x + 0.45, color="black",
                   linestyle=":")
     server_ticks(ax, names)
-    ax.set_ylim(0, 1.25 * max([b + bound for _, b in bounded] + peak + [1]))
+    # Headroom for the legend above the highest line or bar.
+    ax.set_ylim(0, 1.5 * max([b + bound for _, b in bounded] + peak + [1]))
     ax.set_ylabel("server peak RSS (MB)")
     ax.set_title("Memory while a client does not read")
     from matplotlib.lines import Line2D
@@ -225,7 +228,8 @@ def hol_memory_panel(ax, names, medians, max_pending):
         Patch(facecolor="white", edgecolor="black",
               label="with slow client (the server's colour)"),
         Line2D([], [], color="black", linestyle=":",
-               label="baseline + 2 x the output limit\n(--max-pending; Redis: the same)"),
+               label="baseline + 2 x the hard limit (4 x --max-pending;\n"
+               "Redis: the same): the bound on a slow client's buffers"),
     ], fontsize=8)
 
 

@@ -16,11 +16,17 @@ with open(os.path.join(ROOT, "models.txt")) as _f:
                if line.strip() and not line.startswith("#")]
 VARIANTS = [m[0] for m in _MODELS]
 REACTORS = [m[0] for m in _MODELS if m[1] == "reactor"]
-# The models that queue for a slow reader, up to --max-pending.
+# The models that queue for a slow reader, up to the hard limit.
 QUEUING = [m[0] for m in _MODELS if m[2] == "queuing"]
 # Rows that run a variant's binary with --threads: the reactors' shards
 # (docs/08-past-one-core.md). name: (binary, shards).
 SHARDED_ROWS = {"reactor_handrolled_t2": ("reactor_handrolled", 2)}
+# common::hard_pending_factor: a backlog that would pass this many times
+# --max-pending is cut at once (docs/protocol.md, "Command line").
+HARD_PENDING_FACTOR = 4
+# The routers' default --write-timeout, in seconds: how long a backlog may
+# stay past --max-pending below the hard limit.
+DEFAULT_WRITE_TIMEOUT_S = 10
 LIMIT = "limit"   # the epoll forwarder
 REDIS = "redis"
 NATS = "nats"
@@ -59,6 +65,10 @@ def fmt(v, digits=1, unit=""):
     if isinstance(v, float) and abs(v) >= 1e4:
         return f"{v/1e3:.0f}k{unit}"
     return f"{v:.{digits}f}{unit}"
+
+
+def hard_limit(max_pending):
+    return HARD_PENDING_FACTOR * max_pending
 
 
 def kb_mb(kb):

@@ -1,7 +1,8 @@
 """The report's judgements: the article's claims, one line per server, and
 the targets this round is judged on, from this run's medians."""
 
-from .common import LIMIT, NATS, REACTORS, REDIS, fmt, mostly, ratio
+from .common import (DEFAULT_WRITE_TIMEOUT_S, LIMIT, NATS, REACTORS, REDIS,
+                     fmt, hard_limit, mostly, ratio)
 from .plan import cell_key, idle_counts, thr_cells
 
 
@@ -54,11 +55,14 @@ def slow_client(results):
             disc = ("the slow client was disconnected"
                     if mostly(b["slow_disconnected"], b["runs"])
                     else "the slow client was kept")
-            limit = f"{2 * config.max_pending / 2**20:.0f} MB"
+            hard = hard_limit(config.max_pending) / 2**20
+            soft = config.max_pending / 2**20
             bound = {NATS: "NATS has no --max-pending: it lets 64 MB pend",
-                     REDIS: "bound: 2 x its client-output-buffer-limit, set "
-                     f"to --max-pending = {limit}"}.get(
-                         n, f"bound: 2 x --max-pending = {limit}")
+                     REDIS: "its client-output-buffer-limit set to the "
+                     f"same: hard {hard:.0f} MB, soft {soft:.0f} MB for "
+                     f"{DEFAULT_WRITE_TIMEOUT_S} s"}.get(
+                         n, f"hard limit {hard:.0f} MB; bound: 2 x it = "
+                         f"{2 * hard:.0f} MB")
             out.append(f"- {n}: the others kept {t} of their throughput, "
                        f"p99 {fmt(ratio(b['p99'], a['p99']), 1, 'x')}; "
                        f"{disc}; {mem} ({bound}).")
@@ -167,7 +171,7 @@ def reactor_targets(config, v, medians, row):
         fmt(r, 2, "x"), None if r is None else r >= 0.9)
     if a.get("peak_rss_kb") and b.get("peak_rss_kb"):
         grown = (b["peak_rss_kb"] - a["peak_rss_kb"]) * 1024
-        limit = 2 * config.max_pending
-        row(f"{v}, slow client: peak RSS above baseline (< 2 x "
-            f"--max-pending = {limit/2**20:.0f} MB)",
+        limit = 2 * hard_limit(config.max_pending)
+        row(f"{v}, slow client: peak RSS above baseline (< 2 x the hard "
+            f"limit, 4 x --max-pending = {limit/2**20:.0f} MB)",
             f"{grown/2**20:.1f} MB", grown < limit)

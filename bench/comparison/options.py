@@ -5,7 +5,8 @@ import argparse
 import dataclasses
 import os
 
-from .common import LIMIT, NATS, PEERS, REDIS, ROOT, SHARDED_ROWS, VARIANTS
+from .common import (LIMIT, NATS, PEERS, REDIS, ROOT, SHARDED_ROWS, VARIANTS,
+                     hard_limit)
 
 
 def parser():
@@ -28,7 +29,11 @@ def parser():
     ap.add_argument("--rate", type=int, default=20000,
                     help="frames/s offered in the latency runs")
     ap.add_argument("--max-pending", type=int, default=8 * 2**20)
-    ap.add_argument("--flood-mb", type=float, default=24)
+    ap.add_argument("--flood-mb", type=float,
+                    help="MiB sent to the client that never reads (default: "
+                    "1.5 x the hard limit, 4 x --max-pending: 48 with the "
+                    "default --max-pending, past the hard limit however "
+                    "much of it the sockets' buffers take)")
     ap.add_argument("--short-write-timeout", type=int, default=500,
                     help="--write-timeout (ms) of the second head-of-line "
                     "run; the first runs with the servers' default")
@@ -146,6 +151,8 @@ def parse(argv=None):
         ap.error(f"unknown variant(s): {', '.join(unknown)}")
     fields = {f.name for f in dataclasses.fields(Config)}
     plain = {k: v for k, v in vars(args).items() if k in fields}
+    if plain["flood_mb"] is None:
+        plain["flood_mb"] = 1.5 * hard_limit(args.max_pending) / 2**20
     plain.update(defaults(given, args.quick, args.against),
                  out=args.out or os.path.join(ROOT, default_out),
                  wanted=tuple(servers), given=given)

@@ -2,8 +2,9 @@
 
 import os
 
-from .common import (LABEL, LIMIT, NATS, REDIS, VARIANTS, fmt, gb, kb_mb,
-                     label, med, mostly, ratio)
+from .common import (DEFAULT_WRITE_TIMEOUT_S, LABEL, LIMIT, NATS, REDIS,
+                     VARIANTS, fmt, gb, hard_limit, kb_mb, label, med, mostly,
+                     ratio)
 from .findings import findings, targets
 from .models import (copies, copies_text, copy_sentence, idle_kib,
                      idle_sentence)
@@ -81,7 +82,8 @@ def header(results):
     w(f"- Settings: closed loop with {config.window} frames in flight per "
       f"client, refilled {config.window // 2} at a time; latency at "
       f"{config.rate} frames/s offered over 8 pairs "
-      f"(64-byte payloads); `--max-pending {config.max_pending}`; flood of "
+      f"(64-byte payloads); `--max-pending {config.max_pending}` (hard "
+      f"limit {hard_limit(config.max_pending)}); flood of "
       f"{config.flood_mb:g} MB to the non-reading client. How each figure "
       "is measured, and the caveats: [bench/README.md](../bench/README.md).\n")
     return L
@@ -175,8 +177,9 @@ def latency_section(results):
          "latency is one-way, from the frame's due time (a frame held back "
          "by a stalled server counts its wait). *With a slow client*: the "
          "same run, plus a client that never reads while another floods "
-         "it, with the servers' default `--write-timeout` (10 s, longer "
-         "than the run).\n"]
+         "it, with the servers' default `--write-timeout` "
+         f"({DEFAULT_WRITE_TIMEOUT_S} s, longer than the run). "
+         + flood_note(config) + "\n"]
     if NATS in servers:
         L.append(nats_note(config))
     L += ["![latency](latency.png)\n",
@@ -200,6 +203,19 @@ def latency_section(results):
             f"| {fmt(kb_mb(a['peak_rss_kb']))} -> "
             f"{fmt(kb_mb(b['peak_rss_kb']))} |")
     return L + write_timeout_section(results)
+
+
+def flood_note(config):
+    """What the rule of --max-pending does with this run's flood."""
+    hard = hard_limit(config.max_pending)
+    if config.flood_mb * 2**20 > hard:
+        return (f"The flood goes past the hard limit ({hard / 2**20:g} MB, "
+                "4 x `--max-pending`): a server that queues for the slow "
+                "client cuts it off when its backlog would pass it.")
+    return ("The flood stays within the hard limit (4 x `--max-pending`): "
+            "a server that queues for the slow client holds all of it, and "
+            "cuts it off only once its backlog has been past "
+            "`--max-pending` for `--write-timeout`.")
 
 
 def write_timeout_section(results):

@@ -10,8 +10,9 @@ import socket
 import subprocess
 import time
 
-from .common import (BIN, BUILD, LIMIT, LOG_DIR, NATS, PROTOCOL, REDIS,
-                     ROOT, SHARDED_ROWS, VARIANTS, say)
+from .common import (BIN, BUILD, DEFAULT_WRITE_TIMEOUT_S, LIMIT, LOG_DIR,
+                     NATS, PROTOCOL, REDIS, ROOT, SHARDED_ROWS, VARIANTS,
+                     hard_limit, say)
 
 # The peers: Debian's binaries, each started on a free port of our own (a
 # package's service, if running, keeps its default port).
@@ -26,10 +27,12 @@ def peer_command(name, path, port, config):
         return [path, "--port", str(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--daemonize", "no",
                 "--maxclients", "30000", "--loglevel", "warning",
-                # Like --max-pending: a subscriber that falls this far
-                # behind is disconnected.
+                # The routers' rule, which is Redis's: a subscriber's
+                # backlog is cut at once past the hard limit, and after
+                # the default --write-timeout past --max-pending.
                 "--client-output-buffer-limit",
-                f"pubsub {config.max_pending} 0 0"]
+                f"pubsub {hard_limit(config.max_pending)} "
+                f"{config.max_pending} {DEFAULT_WRITE_TIMEOUT_S}"]
     # Its defaults: a slow consumer is closed at the write deadline (10 s)
     # or beyond max_pending (64 MB).
     return [path, "-a", "127.0.0.1", "-p", str(port)]
