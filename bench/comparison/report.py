@@ -226,8 +226,8 @@ def write_timeout_section(results):
     if not names:
         return []
     L = [f"\nThe same slow-client run with `--write-timeout "
-         f"{config.short_write_timeout}`: a client that takes none of its "
-         "output for that long is cut off (docs/protocol.md, point 8). In "
+         f"{config.short_write_timeout}`: a client whose output does not drain "
+         "within that long is cut off (docs/protocol.md, point 8). In "
          "the models whose write blocks everyone, the stall it causes now "
          "ends at the deadline instead of lasting as long as the slow "
          "client does.\n",
