@@ -78,6 +78,10 @@ def idle_connections(results):
         a, b = medians.get((n, "scale/0")), medians.get((n, f"scale/{top}"))
         if not a or not b:
             continue
+        if b.get("not_connected"):
+            out.append(f"- {n}: no figure: the load generator could not "
+                       "connect all its clients (Anomalies, below).")
+            continue
         held = b.get("idle_held")
         note = (f" (the server held only {held:.0f} of them)"
                 if held is not None and held < top else "")
