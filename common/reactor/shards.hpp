@@ -232,7 +232,6 @@ class shard_link {
     std::vector<char> remote_;          // for publish()
 };
 
-// snippet: shard_set
 // The variant's `router` for common::server: N shards, shard 0 on the
 // server's io_context and thread, each other on its own. stop() joins
 // them; the shards go before the group, which holds their io_contexts.
@@ -320,6 +319,5 @@ class shard_set {
     copy_counter totals_;
     bool stopped_ = false;
 };
-// snippet-end
 
 }  // namespace common
