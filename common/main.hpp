@@ -4,6 +4,7 @@
 // stop cleanly.
 #pragma once
 
+#include <malloc.h>
 #include <signal.h>
 
 #include <exception>
@@ -17,6 +18,9 @@
 #include "signals.hpp"
 
 namespace common {
+
+// How much freed memory a heap keeps before glibc trims it (serve_main).
+inline constexpr int keep_freed_heap = 64 << 20;
 
 // The line a server writes when a stop signal ends it.
 inline void log_stopping(const variant_info& info, int sig) {
@@ -47,6 +51,14 @@ int serve_main(int argc, char** argv, const variant_info& info, Serve serve) {
     // Room for --max-clients: the default soft limit (often 1024) would
     // be reached long before it (common/admission.hpp).
     raise_descriptor_limit();
+    // glibc gives the free top of a heap back to the kernel once it passes
+    // its trim threshold (128 KiB at first). A server that takes a read
+    // buffer per read and gives it back when the socket is drained (so
+    // that an idle client holds none) frees many of them at once, under
+    // load, so each burst faults its pages in afresh: csp at 64 pairs x
+    // 4 KiB spent 3x the CPU per message on it (docs/results.md, "Before
+    // and after"). Freed memory is kept for reuse, up to this much a heap.
+    ::mallopt(M_TRIM_THRESHOLD, keep_freed_heap);
     try {
         signal_waiter signals;
         return serve(*parsed.opts, signals);
