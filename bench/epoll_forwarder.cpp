@@ -332,34 +332,38 @@ void forwarder::flush() {
 // short write means the socket's buffer is full: wait for EPOLLOUT, registered
 // only for as long as that lasts.
 void forwarder::write(client_id id, conn& c) {
-    std::array<iovec, common::max_gather> iov;
-    std::size_t count = 0, size = 0;
-    for (std::string_view piece : core_.output_buffers(id)) {
-        iov[count++] = {const_cast<char*>(piece.data()), piece.size()};
-        size += piece.size();
-    }
-    if (size == 0) {
-        watch_out(id, c, false);
-        return;
-    }
-    ssize_t n;
-    do {
-        if (count == 1) {
-            n = ::send(c.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
-        } else {
-            msghdr m{};
-            m.msg_iov = iov.data();
-            m.msg_iovlen = count;
-            n = ::sendmsg(c.fd, &m, MSG_NOSIGNAL);
+    std::size_t taken = 0, size = 0;
+    do {  // again while all is taken and more is queued (past max_gather)
+        std::array<iovec, common::max_gather> iov;
+        std::size_t count = 0;
+        size = 0;
+        for (std::string_view piece : core_.output_buffers(id)) {
+            iov[count++] = {const_cast<char*>(piece.data()), piece.size()};
+            size += piece.size();
         }
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno != EAGAIN) {
-        core_.handle_disconnect(id);  // reset or broken pipe: it is leaving
-        close_fd(id, false);
-        return;
-    }
-    const std::size_t taken = n < 0 ? 0 : std::size_t(n);
-    core_.handle_written(id, taken, now_);  // copies what was not taken
+        if (size == 0) {
+            watch_out(id, c, false);
+            return;
+        }
+        ssize_t n;
+        do {
+            if (count == 1) {
+                n = ::send(c.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+            } else {
+                msghdr m{};
+                m.msg_iov = iov.data();
+                m.msg_iovlen = count;
+                n = ::sendmsg(c.fd, &m, MSG_NOSIGNAL);
+            }
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN) {
+            core_.handle_disconnect(id);  // reset or broken pipe: leaving
+            close_fd(id, false);
+            return;
+        }
+        taken = n < 0 ? 0 : std::size_t(n);
+        core_.handle_written(id, taken, now_);  // copies what was not taken
+    } while (taken == size && core_.pending(id) > 0);
     c.blocked = taken < size;
     watch_out(id, c, c.blocked);
 }

@@ -290,8 +290,9 @@ class reactor_io {
     // The core's decisions, carried out: the drops it counted are logged;
     // the clients it closed (protocol error, slow consumer, write
     // deadline) are logged and lose their sockets; every client with new
-    // output, or whose socket can take the rest, gets one write of all of
-    // it, however many frames that is.
+    // output, or whose socket can take the rest, gets all of it written:
+    // one gathered write, however many frames that is (more only past
+    // max_gather pieces, see write()).
     //
     // Zero-copy: most of those frames are still in their senders' read
     // buffers, lent by the core, and are written from there; this round's
@@ -373,31 +374,35 @@ class reactor_io {
     std::optional<router_core::time_point> timer_at_;
 
     // snippet: reactor_io-write
-    // Everything waiting, in one gathered write: the frames lent from
-    // their senders' buffers, then the queue (one piece: a plain send(),
-    // cheaper than sendmsg()). A short write means the socket's buffer is
-    // full (another would fail with would_block): wait until it can take
-    // more.
+    // Everything waiting, in gathered writes: the frames lent from their
+    // senders' buffers, then the queue (one piece: a plain send(), cheaper
+    // than sendmsg()). A write takes at most max_gather pieces, so while
+    // the socket takes all of them and more is queued, another follows. A
+    // short write means the socket's buffer is full (another would fail
+    // with would_block): wait until it can take more.
     void write(client_id id, connection& c) {
-        gather_.clear();
+        std::size_t n = 0;
         std::size_t size = 0;
-        for (std::string_view piece : core_.output_buffers(id)) {
-            gather_.push_back(asio::buffer(piece));
-            size += piece.size();
-        }
-        error_code ec;
-        std::size_t n = gather_.size() == 1
-                            ? c.socket.write_some(gather_[0], ec)
-                            : c.socket.write_some(gather_, ec);
-        if (ec == asio::error::would_block) {
-            n = 0;
-            ec = {};
-        }
-        if (ec) {
-            close(id, ec);
-            return;
-        }
-        core_.handle_written(id, n, now_);  // copies what was not taken
+        do {
+            gather_.clear();
+            size = 0;
+            for (std::string_view piece : core_.output_buffers(id)) {
+                gather_.push_back(asio::buffer(piece));
+                size += piece.size();
+            }
+            error_code ec;
+            n = gather_.size() == 1 ? c.socket.write_some(gather_[0], ec)
+                                    : c.socket.write_some(gather_, ec);
+            if (ec == asio::error::would_block) {
+                n = 0;
+                ec = {};
+            }
+            if (ec) {
+                close(id, ec);
+                return;
+            }
+            core_.handle_written(id, n, now_);  // copies what was not taken
+        } while (n == size && core_.pending(id) > 0);
         if (c.ended && n == size) {
             close(id, asio::error::eof);  // owes its client nothing more
             return;

@@ -6,12 +6,6 @@
 
 namespace common {
 
-namespace {
-// An emptied output buffer bigger than this is given back: one burst to a
-// client must not pin megabytes for the rest of its connection.
-constexpr std::size_t keep_capacity = 64 * 1024;
-}  // namespace
-
 router_core::router_core(std::size_t max_frame,
                          std::size_t max_pending,
                          std::chrono::milliseconds write_timeout,
@@ -45,7 +39,7 @@ client_id router_core::handle_connect(time_point now) {
 void router_core::handle_connect(client_id id, time_point now) {
     auto& c = clients_.try_emplace(id, max_frame_).first->second;
     const auto wire = encode_id(id);
-    c.out.assign(wire.begin(), wire.end());
+    c.out.append({wire.data(), wire.size()});
     to_flush_.push_back(id);
     start_deadline(id, c, now);
 }
@@ -134,7 +128,7 @@ void router_core::deliver(client_id from,
         return;
     }
     client& dest = it->second;
-    const std::size_t copied = dest.out.size() - dest.out_begin;
+    const std::size_t copied = dest.out.size();
     const std::size_t queued = dest.ref_bytes + copied;
     switch (dest.backlog.check(
         queued, message.size(), max_pending_, write_timeout_, [now] {
@@ -170,14 +164,7 @@ void router_core::deliver(client_id from,
 // snippet-end
 
 void router_core::append(client& dest, std::string_view bytes) {
-    // Reclaim the written prefix before the buffer would grow, so its
-    // capacity stays near max_pending whatever the traffic.
-    if (dest.out_begin > 0 &&
-        dest.out.size() + bytes.size() > dest.out.capacity()) {
-        dest.out.erase(dest.out.begin(), dest.out.begin() + dest.out_begin);
-        dest.out_begin = 0;
-    }
-    dest.out.insert(dest.out.end(), bytes.begin(), bytes.end());
+    dest.out.append(bytes);
     copies_.copied(bytes.size());
 }
 
@@ -210,21 +197,14 @@ void router_core::spill(client& dest, std::size_t written) {
         return;
     }
     std::vector<char> rest;
-    rest.reserve(dest.ref_bytes - written + dest.out.size() - dest.out_begin);
+    rest.reserve(dest.ref_bytes - written);
     for (const lent& r : dest.refs) {
         const std::size_t skip = std::min(written, r.bytes.size());
         written -= skip;
         rest.insert(rest.end(), r.bytes.begin() + skip, r.bytes.end());
     }
     copies_.copied(rest.size());
-    if (dest.out_begin == dest.out.size()) {
-        dest.out.assign(rest.begin(), rest.end());  // keeps its capacity
-    } else {
-        rest.insert(
-            rest.end(), dest.out.begin() + dest.out_begin, dest.out.end());
-        dest.out = std::move(rest);
-    }
-    dest.out_begin = 0;
+    dest.out.prepend({rest.data(), rest.size()});
     dest.refs.clear();
     dest.ref_bytes = 0;
 }
@@ -245,8 +225,7 @@ void router_core::close(client_id id,
     c.closing = true;
     c.refs.clear();
     c.ref_bytes = 0;
-    c.out = {};
-    c.out_begin = 0;
+    c.out.reset();
     c.due = 0;
     c.deadline = none;
     c.frame_deadline = none;
@@ -263,10 +242,7 @@ std::span<const std::string_view> router_core::output_buffers(client_id id) {
     for (const lent& r : c.refs) {
         gather_.push_back(r.bytes);
     }
-    if (c.out_begin < c.out.size()) {
-        gather_.emplace_back(c.out.data() + c.out_begin,
-                             c.out.size() - c.out_begin);
-    }
+    c.out.gather(gather_, max_gather - gather_.size());
     return gather_;
 }
 
@@ -280,7 +256,11 @@ std::string router_core::output(client_id id) const {
     for (const lent& r : c.refs) {
         joined += r.bytes;
     }
-    joined.append(c.out.data() + c.out_begin, c.out.size() - c.out_begin);
+    std::vector<std::string_view> pieces;
+    c.out.gather(pieces, c.out.size());
+    for (auto piece : pieces) {
+        joined += piece;
+    }
     return joined;
 }
 
@@ -304,22 +284,16 @@ void router_core::handle_written(client_id id, std::size_t n, time_point now) {
     if (n == 0) {
         return;  // no progress: the deadline stays
     }
-    c.out_begin += n - from_refs;
+    c.out.consume(n - from_refs);
     c.due -= std::min(n, c.due);
-    if (c.out_begin < c.out.size()) {
+    if (!c.out.empty()) {
         if (c.due == 0) {
             start_deadline(id, c, now);  // the rest: a new write_timeout
         }
         return;
     }
-    c.out_begin = 0;
     c.due = 0;
     c.deadline = none;
-    if (c.out.capacity() > keep_capacity) {
-        c.out = {};
-    } else {
-        c.out.clear();
-    }
 }
 // snippet-end
 

@@ -108,6 +108,7 @@
 #include "common/id.hpp"
 #include "common/io_sizes.hpp"
 #include "common/options.hpp"
+#include "common/reactor/byte_queue.hpp"
 
 namespace common {
 
@@ -315,6 +316,14 @@ class router_core {
 
     // Everything waiting for `id`, lent and queued, joined: a copy.
     std::string output(client_id id) const;
+    // How many bytes are waiting for `id`: more than one output_buffers()
+    // holds when they take more than max_gather pieces.
+    std::size_t pending(client_id id) const {
+        auto it = clients_.find(id);
+        return it == clients_.end()
+                   ? 0
+                   : it->second.ref_bytes + it->second.out.size();
+    }
     // The frame bytes that were delivered (handed to a socket, ids not
     // counted) and those copied on the way (into a queue, spills included).
     const copy_counter& copies() const { return copies_; }
@@ -342,8 +351,7 @@ class router_core {
         frame_parser parser;     // input: the partial frame, if any
         std::vector<lent> refs;  // output: first these frames, in place,
         std::size_t ref_bytes = 0;
-        std::vector<char> out;  // then out[out_begin, size), copied
-        std::size_t out_begin = 0;
+        byte_queue out;           // then these bytes, copied
         std::size_t id_left = 4;  // of its id, at the front, not yet written
         // As a sender: the clients it lent frames to (maybe since written).
         std::vector<client_id> lent_to;

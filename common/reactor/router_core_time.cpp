@@ -21,7 +21,7 @@ void router_core::start_deadline(client_id id, client& c, time_point now) {
     if (write_timeout_ <= write_timeout_.zero()) {
         return;
     }
-    c.due = c.ref_bytes + c.out.size() - c.out_begin;
+    c.due = c.ref_bytes + c.out.size();
     c.deadline = now + write_timeout_;
     schedule(id, c, write_kind);
 }
