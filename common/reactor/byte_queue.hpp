@@ -20,6 +20,14 @@ class byte_queue {
   public:
     std::size_t size() const { return size_; }
     bool empty() const { return size_ == 0; }
+    // Bytes allocated, queued or not (what it costs in memory).
+    std::size_t capacity() const {
+        std::size_t n = 0;
+        for (const block& b : blocks_) {
+            n += b.bytes.capacity();
+        }
+        return n;
+    }
 
     void append(std::string_view bytes) {
         if (!blocks_.empty()) {
@@ -31,13 +39,18 @@ class byte_queue {
             size_ += n;
         }
         if (!bytes.empty()) {
-            // Blocks double from min_block up to max_block; a longer frame
+            // The first block is exactly what it is given (a client that
+            // only ever gets its id keeps 4 bytes); the next ones double
+            // from min_block up to max_block, and a longer frame's rest
             // gets a block of its own size.
-            const std::size_t last =
-                blocks_.empty() ? 0 : blocks_.back().bytes.capacity();
             block b;
-            b.bytes.reserve(std::max(
-                bytes.size(), std::clamp(2 * last, min_block, max_block)));
+            b.bytes.reserve(
+                blocks_.empty()
+                    ? bytes.size()
+                    : std::max(bytes.size(),
+                               std::clamp(2 * blocks_.back().bytes.capacity(),
+                                          min_block,
+                                          max_block)));
             b.bytes.assign(bytes.begin(), bytes.end());
             blocks_.push_back(std::move(b));
             size_ += bytes.size();
