@@ -32,6 +32,13 @@ class byte_queue {
     void append(std::string_view bytes) {
         if (!blocks_.empty()) {
             auto& last = blocks_.back().bytes;
+            if (last.capacity() < min_block &&
+                last.size() + bytes.size() > last.capacity()) {
+                // A small block (a client's id) grows in place: moving at
+                // most min_block bytes holds no round up, and small frames
+                // stay one piece with what is queued before them.
+                last.reserve(min_block);
+            }
             const auto n =
                 std::min(bytes.size(), last.capacity() - last.size());
             last.insert(last.end(), bytes.begin(), bytes.begin() + n);
@@ -40,7 +47,7 @@ class byte_queue {
         }
         if (!bytes.empty()) {
             // The first block is exactly what it is given (a client that
-            // only ever gets its id keeps 4 bytes); the next ones double
+            // only ever gets its id keeps 4 bytes, above); the next ones double
             // from min_block up to max_block, and a longer frame's rest
             // gets a block of its own size.
             block b;
